@@ -52,11 +52,46 @@ const CANONICAL: Readonly<Record<string, string>> = Object.fromEntries(
  * anything else Capitalised-After-Dash (RFC 3261 §7.3.1 says names are case-insensitive).
  */
 export function canonicalHeaderName(name: string): string {
+  let canonical = canonicalCache.get(name);
+  if (canonical === undefined) {
+    canonical = computeCanonicalName(name);
+    remember(canonicalCache, name, canonical);
+  }
+  return canonical;
+}
+
+/**
+ * Lookup key of a header name: its canonical name lower-cased, so 'v', 'VIA' and 'Via' share one key.
+ * Cached, because every header lookup on every message goes through it.
+ */
+export function headerKey(name: string): string {
+  let key = keyCache.get(name);
+  if (key === undefined) {
+    key = canonicalHeaderName(name).toLowerCase();
+    remember(keyCache, name, key);
+  }
+  return key;
+}
+
+function computeCanonicalName(name: string): string {
   const lower = name.toLowerCase();
   if (lower.length === 1 && COMPACT_FORMS[lower]) return COMPACT_FORMS[lower];
   const known = CANONICAL[lower];
   if (known) return known;
   return lower.replace(/(^|-)([a-z])/g, (_m, dash: string, ch: string) => dash + ch.toUpperCase());
+}
+
+/**
+ * The caches are keyed by the name as received, which a peer controls; past this many distinct
+ * names a cache is emptied rather than allowed to grow without bound.
+ */
+const NAME_CACHE_LIMIT = 4096;
+const canonicalCache = new Map<string, string>();
+const keyCache = new Map<string, string>();
+
+function remember(cache: Map<string, string>, name: string, value: string): void {
+  if (cache.size >= NAME_CACHE_LIMIT) cache.clear();
+  cache.set(name, value);
 }
 
 export interface SipHeader {
@@ -104,14 +139,15 @@ export abstract class SipMessage {
   abstract get startLine(): string;
   abstract get isRequest(): boolean;
 
-  private static matches(h: SipHeader, canonicalLower: string): boolean {
-    return canonicalHeaderName(h.name).toLowerCase() === canonicalLower;
+  private static matches(h: SipHeader, key: string): boolean {
+    return headerKey(h.name) === key;
   }
 
   /** First value of a header (the whole first line when the header is on one line). */
   getHeader(name: string): string | undefined {
-    const key = canonicalHeaderName(name).toLowerCase();
-    for (const h of this.headers) if (SipMessage.matches(h, key)) return h.value;
+    const key = headerKey(name);
+    const headers = this.headers;
+    for (let i = 0; i < headers.length; i++) if (headerKey(headers[i].name) === key) return headers[i].value;
     return undefined;
   }
 
@@ -121,21 +157,23 @@ export abstract class SipMessage {
 
   /** Every header line with that name, in order. */
   getHeaderLines(name: string): string[] {
-    const key = canonicalHeaderName(name).toLowerCase();
-    return this.headers.filter((h) => SipMessage.matches(h, key)).map((h) => h.value);
+    const key = headerKey(name);
+    const out: string[] = [];
+    for (const h of this.headers) if (headerKey(h.name) === key) out.push(h.value);
+    return out;
   }
 
   /** Every value of a multi-value header, lines split on top-level commas. */
   getHeaderValues(name: string): string[] {
-    const key = canonicalHeaderName(name).toLowerCase();
     const lines = this.getHeaderLines(name);
-    if (UNSPLITTABLE.has(key)) return lines;
+    if (UNSPLITTABLE.has(headerKey(name))) return lines;
+    if (lines.length === 1) return splitHeaderValues(lines[0]);
     return lines.flatMap(splitHeaderValues);
   }
 
   /** Replace all occurrences with one line at the first one's place (or remove all when undefined). */
   setHeader(name: string, value: string | undefined): void {
-    const key = canonicalHeaderName(name).toLowerCase();
+    const key = headerKey(name);
     const idx = this.headers.findIndex((h) => SipMessage.matches(h, key));
     const kept = this.headers.filter((h) => !SipMessage.matches(h, key));
     if (value !== undefined) {
@@ -157,13 +195,13 @@ export abstract class SipMessage {
   }
 
   removeHeader(name: string): void {
-    const key = canonicalHeaderName(name).toLowerCase();
+    const key = headerKey(name);
     this.headers = this.headers.filter((h) => !SipMessage.matches(h, key));
   }
 
   /** Remove the first value of a (possibly comma-joined) header; returns it. */
   shiftHeaderValue(name: string): string | undefined {
-    const key = canonicalHeaderName(name).toLowerCase();
+    const key = headerKey(name);
     const idx = this.headers.findIndex((h) => SipMessage.matches(h, key));
     if (idx < 0) return undefined;
     const values = splitHeaderValues(this.headers[idx].value);
@@ -190,7 +228,7 @@ export abstract class SipMessage {
   toBuffer(): Buffer {
     const lines = [this.startLine];
     for (const h of this.headers) {
-      if (canonicalHeaderName(h.name) === 'Content-Length') continue;
+      if (headerKey(h.name) === 'content-length') continue;
       lines.push(`${h.name}: ${h.value}`);
     }
     lines.push(`Content-Length: ${this.body.length}`);

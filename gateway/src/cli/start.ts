@@ -1,0 +1,56 @@
+/**
+ * `gateway start`: the engine in its own process (so engine and app use both cores) and the
+ * gateway app in this one, connected over the drachtio control port on loopback.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { createLogger } from '../logging/logger';
+import { startGatewayApp } from '../app';
+
+const log = createLogger('start');
+
+function waitForPort(port: number, host: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const s = net.connect(port, host);
+      s.once('connect', () => {
+        s.destroy();
+        resolve();
+      });
+      s.once('error', () => {
+        s.destroy();
+        if (Date.now() > deadline) reject(new Error(`engine control port ${host}:${port} did not open`));
+        else setTimeout(attempt, 100);
+      });
+    };
+    attempt();
+  });
+}
+
+export async function runGateway(argv: string[]): Promise<void> {
+  const adminPort = Number(process.env.GATEWAY_ENGINE_ADMIN_PORT ?? 9022);
+  const secret = process.env.GATEWAY_ENGINE_SECRET ?? randomBytes(12).toString('hex');
+  const contacts = (process.env.GATEWAY_SIP_CONTACTS ?? 'sip:127.0.0.1:5060;transport=udp,tcp').split(' ').filter(Boolean);
+  const engineArgs = ['engine', '--address', '127.0.0.1', '--port', String(adminPort), '--secret', secret, ...contacts.flatMap((c) => ['--contact', c]), ...argv];
+  const engine: ChildProcess = fork(__dirname + '/index.js', engineArgs, { stdio: 'inherit' });
+  let stopping = false;
+  engine.once('exit', (code) => {
+    if (!stopping) {
+      log.fatal({ code }, 'engine process exited');
+      process.exit(1);
+    }
+  });
+  await waitForPort(adminPort, '127.0.0.1', 10_000);
+  const app = await startGatewayApp({ host: '127.0.0.1', port: adminPort, secret });
+  log.info({ sip: contacts }, 'gateway running');
+  const stop = () => {
+    stopping = true;
+    app.close();
+    engine.kill('SIGTERM');
+    setTimeout(() => process.exit(0), 500).unref();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
