@@ -13,5 +13,6 @@ export default defineConfig({
     pool: 'forks',
     fileParallelism: false,
     reporters: ['default'],
+    env: { GATEWAY_LOG_LEVEL: process.env.GATEWAY_LOG_LEVEL ?? 'error' },
   },
 });

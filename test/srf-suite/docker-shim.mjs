@@ -7,6 +7,7 @@
 //   SRF_DOCKER_SHIM_CONFIG=<config.json> node docker-shim.mjs <docker args...>
 // config.json (written by suite-runner.ts): { sippPath, workDir, slotDir, logDir, timeoutSec,
 //   containerAddresses, uacAddresses, controlPortBase, mediaPortBase }
+// Scenarios Debian's SIPp 3.6.1 cannot parse as they are get an adapted copy (scenario-compat.mjs).
 // Each run claims the next free slot number (an O_EXCL file in slotDir, so concurrent runs get
 // distinct ones), which picks its address and ports, and logs to logDir/<slot>-<kind>-<scenario>.log.
 import { spawn } from 'node:child_process';
@@ -14,6 +15,7 @@ import { appendFileSync, closeSync, openSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { translateDockerRun, UnsupportedDockerInvocation } from './docker-invocation.mjs';
+import { withLocalSippScenario } from './scenario-compat.mjs';
 
 /**
  * @typedef {object} ShimConfig
@@ -66,12 +68,13 @@ function main() {
     process.exit(125);
   }
 
+  const sippArgs = withLocalSippScenario(invocation.sippArgs, join(config.workDir, 'scenarios-adapted'));
   const logFile = join(config.logDir, `${String(slot).padStart(3, '0')}-${invocation.kind}-${invocation.scenario}.log`);
   /** @param {string} text */
   const log = (text) => appendFileSync(logFile, text);
-  log(`docker ${dockerArgs.join(' ')}\n-> ${config.sippPath} ${invocation.sippArgs.join(' ')}\nstarted ${new Date().toISOString()}\n\n`);
+  log(`docker ${dockerArgs.join(' ')}\n-> ${config.sippPath} ${sippArgs.join(' ')}\nstarted ${new Date().toISOString()}\n\n`);
 
-  const sipp = spawn(config.sippPath, invocation.sippArgs, { cwd: config.workDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const sipp = spawn(config.sippPath, sippArgs, { cwd: config.workDir, stdio: ['ignore', 'pipe', 'pipe'] });
   sipp.stdout.on('data', (chunk) => {
     process.stdout.write(chunk);
     log(chunk.toString());

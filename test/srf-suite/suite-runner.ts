@@ -19,6 +19,7 @@ import { EngineProcess } from '../harness/engine.js';
 import { NetworkNamespace } from '../harness/netns.js';
 import { PortSequence } from '../harness/ports.js';
 import { startSipp, type SippProcess } from '../harness/sipp.js';
+import { scenarioPathForLocalSipp } from './scenario-compat.mjs';
 import { loadSrfTestbed, type SrfTestbed } from './testbed-topology.js';
 import { parseTap, tapIsFinished, type TapSummary } from './tap-summary.js';
 import { SUITE_FILES, tapProblems, type SuiteFile } from './suite-verdict.js';
@@ -146,7 +147,7 @@ export function startSippUases(testbed: SrfTestbed, netns: NetworkNamespace, dir
   return testbed.sippUases.map((role) => {
     const logFile = join(dirs.root, `uas-${role.containerName}.log`);
     const sipp = startSipp({
-      scenario: { file: role.scenarioFile },
+      scenario: { file: scenarioPathForLocalSipp(role.scenarioFile, join(dirs.sippCwd, 'scenarios-adapted')) },
       localIp: role.address,
       localPort: UAS_SIP_PORT,
       controlPort: controlPorts.take(),

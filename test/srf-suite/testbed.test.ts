@@ -2,7 +2,7 @@
  * The srf testbed without our engine: namespace, name resolution, the long-running sipp UASes
  * and the docker shim, end to end (a shimmed `docker run` UAC calls a UAS). Needs root.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findExecutable, runCommand } from '../harness/child-processes.js';
@@ -36,6 +36,7 @@ describe.skipIf(skipReason)(`srf testbed in a namespace${skipReason ? ` — SKIP
   afterAll(async () => {
     await Promise.all(uases.map(({ sipp }) => sipp.stop(2000)));
     await netns?.destroy();
+    if (dirs) rmSync(dirs.root, { recursive: true, force: true });
   });
 
   it('resolves the docker container names inside the namespace (getaddrinfo via the hosts file)', async () => {

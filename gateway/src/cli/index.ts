@@ -6,7 +6,7 @@
 import { createLogger, setLogLevel } from '../logging/logger';
 import { Engine } from '../engine/core/engine';
 import { ENGINE_USAGE, parseEngineArgs, UsageError } from './engine-options';
-import { runGateway } from './start';
+import { runGateway, runApp } from './start';
 
 const log = createLogger('cli');
 
@@ -30,8 +30,10 @@ async function main(): Promise<void> {
       return runEngine(rest);
     case 'start':
       return runGateway(rest);
+    case 'app':
+      return runApp(rest);
     default:
-      process.stderr.write(`usage: gateway <engine|start> [options]\n\n${ENGINE_USAGE}\n`);
+      process.stderr.write(`usage: gateway <engine|start|app> [options]\n  start  engine + app on this machine\n  app    the app alone, against a drachtio server (--drachtio-host, --drachtio-port, DRACHTIO_SECRET)\n\n${ENGINE_USAGE}\n`);
       process.exit(command ? 2 : 0);
   }
 }

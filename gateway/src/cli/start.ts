@@ -5,6 +5,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { parseArgs } from 'node:util';
+import { UsageError } from './engine-options';
 import { createLogger } from '../logging/logger';
 import { startGatewayApp } from '../app';
 
@@ -53,4 +55,19 @@ export async function runGateway(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+/** `gateway app`: the app alone, connected to an external drachtio-server (docker-compose). */
+export async function runApp(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { 'drachtio-host': { type: 'string' }, 'drachtio-port': { type: 'string' }, secret: { type: 'string' } },
+  });
+  const secret = values.secret ?? process.env.DRACHTIO_SECRET;
+  if (!secret) throw new UsageError('the app needs the drachtio secret: --secret or DRACHTIO_SECRET');
+  const app = await startGatewayApp({ host: values['drachtio-host'] ?? '127.0.0.1', port: Number(values['drachtio-port'] ?? 9022), secret });
+  process.once('SIGTERM', () => {
+    app.close();
+    process.exit(0);
+  });
 }

@@ -270,8 +270,18 @@ export class NetworkRequests {
     return undefined;
   }
 
+  /** A flow closed: requests that arrived on it can never be answered (§18.2.2), drop them. */
   onConnectionClosed(c: Connection): void {
     this.e.registrations.dropConnection(c);
+    for (const pending of [...this.e.incoming.values()]) {
+      if (pending.info.connection !== c) continue;
+      if (pending.timeout) clearTimeout(pending.timeout);
+      pending.reliable?.retransmit.stop();
+      this.e.incoming.delete(pending.txnId);
+      pending.txn.destroy();
+      if (pending.dialog?.state === 'early') this.e.dialogs.remove(pending.dialog);
+      log.info({ method: pending.req.method, callId: pending.req.callId }, 'connection closed before the request was answered');
+    }
   }
 
   /** CSeq number of a request, or 0 when unparseable (validateRequest has vetted it). */

@@ -20,6 +20,12 @@ describe('parseNameAddr', () => {
     expect(parseNameAddr('<sip:a@b>').displayName).toBeUndefined();
   });
 
+  it('tolerates UTF-8 letters in an unquoted display name, and quotes them when formatting', () => {
+    const n = parseNameAddr('Zoë Ñandú <sip:z@b>;tag=1');
+    expect(n.displayName).toBe('Zoë Ñandú');
+    expect(formatNameAddr(n)).toBe('"Zoë Ñandú" <sip:z@b>;tag=1');
+  });
+
   it('gives every parameter of an addr-spec to the header (RFC 3261 §20.10)', () => {
     const bare = parseNameAddr('sip:+19725552222@gw1.example.net;unknownparam');
     expect(bare.uri).toBe('sip:+19725552222@gw1.example.net');
@@ -76,10 +82,12 @@ describe('formatNameAddr', () => {
   });
 
   it('round-trips through parseNameAddr', () => {
-    for (const v of ['"J Rosenberg \\\\\\"" <sip:jdrosen@example.com>;tag=98asjd8', 'Bob <sips:bob@biloxi.com;transport=tls>;expires=60']) {
+    for (const v of ['"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f" <sip:a@example.com>', '"J Rosenberg \\\\\\"" <sip:jdrosen@example.com>;tag=98asjd8', 'Bob <sips:bob@biloxi.com;transport=tls>;expires=60']) {
       const n = parseNameAddr(v);
       expect(parseNameAddr(formatNameAddr(n))).toEqual(n);
     }
+    const controls = '"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f" <sip:a@example.com>';
+    expect(formatNameAddr(parseNameAddr(controls))).toBe(controls);
   });
 });
 

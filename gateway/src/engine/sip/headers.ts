@@ -75,7 +75,7 @@ export function parseNameAddr(value: string): NameAddr {
     const words = s.slice(0, i).trim();
     if (words) {
       const parts = words.split(/[ \t]+/);
-      if (!parts.every(isToken)) fail('Display name with non-token characters must be quoted (RFC 3261 §25.1)');
+      if (!parts.every(isDisplayWord)) fail('Display name with non-token characters must be quoted (RFC 3261 §25.1)');
       displayName = parts.join(' ');
     }
   }
@@ -87,6 +87,18 @@ export function parseNameAddr(value: string): NameAddr {
   return displayName === undefined ? { uri, params } : { displayName, uri, params };
 }
 
+/**
+ * A word of an unquoted display name: a token (RFC 3261 §25.1). Tolerance: UTF-8 letters are accepted
+ * too (some phones send `Zoë <sip:...>` unquoted); they cannot be mistaken for separators.
+ */
+function isDisplayWord(word: string): boolean {
+  for (let i = 0; i < word.length; i++) {
+    const c = word.charCodeAt(i);
+    if (c < 0x80 && !isTokenChar(c)) return false;
+  }
+  return word.length > 0;
+}
+
 /** display-name is *(token LWS): a name made of tokens separated by single spaces needs no quotes. */
 function isTokenPhrase(s: string): boolean {
   return s.split(' ').every(isToken);
@@ -94,14 +106,16 @@ function isTokenPhrase(s: string): boolean {
 
 /**
  * Always the '<uri>' form (safe whatever the URI holds, RFC 3261 §20.10); the display name is quoted
- * unless it is a plain token phrase. CR/LF in a display name are replaced by spaces.
+ * unless it is a plain token phrase. Inside quotes, '"', '\\' and control characters are written as
+ * quoted-pairs (§25.1); CR and LF, which no quoted-pair may carry, become spaces.
  */
 export function formatNameAddr(n: NameAddr): string {
   if (n.wildcard) return '*';
   let out = '';
   if (n.displayName) {
     const name = n.displayName.replace(/[\r\n]+/g, ' ');
-    out = isTokenPhrase(name) ? `${name} ` : `"${name.replace(/["\\]/g, '\\$&')}" `;
+    // eslint-disable-next-line no-control-regex
+    out = isTokenPhrase(name) ? `${name} ` : `"${name.replace(/["\\\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, '\\$&')}" `;
   }
   return `${out}<${n.uri}>${formatParams(n.params)}`;
 }
