@@ -36,6 +36,9 @@ const log = createLogger('engine');
 
 export const ENGINE_VERSION = 'v0.9.3';
 
+/** Extensions handled by the engine or commonly by apps on top of it. */
+const DEFAULT_EXTENSIONS = ['100rel', 'timer', 'replaces', 'path', 'outbound', 'gruu', 'norefersub', 'tdialog', 'join', 'precondition', 'from-change', 'histinfo', 'sec-agree', 'resource-priority'];
+
 export interface EngineConfig {
   contacts: ListenSpec[];
   adminAddress: string;
@@ -53,6 +56,8 @@ export interface EngineConfig {
   maxMessageBytes?: number;
   /** Host name -> address overrides used before DNS (test beds, split-horizon setups). */
   hostAliases?: ReadonlyMap<string, string>;
+  /** Option tags accepted in Require (RFC 3261 §8.2.2.3); others get 420. Extends the defaults. */
+  extraSupportedExtensions?: string[];
   /** Spammer filter (§10.1 step 3): substrings of User-Agent, To user, From user -> 603. */
   spammers?: { userAgent?: string[]; toUser?: string[]; fromUser?: string[] };
 }
@@ -86,9 +91,12 @@ export class Engine {
   readonly appResponses: AppResponses;
   readonly proxy: ProxyCore;
   adminPort = 0;
+  /** Option tags this engine and its apps handle; a Require outside this set gets 420. */
+  readonly supportedExtensions: ReadonlySet<string>;
 
   constructor(readonly config: EngineConfig) {
     this.timers = { ...DEFAULT_TIMERS, ...config.timers };
+    this.supportedExtensions = new Set([...DEFAULT_EXTENSIONS, ...(config.extraSupportedExtensions ?? []).map((x) => x.toLowerCase())]);
     this.transportLayer = new TransportLayer({ maxMessageBytes: config.maxMessageBytes ?? 65535 });
     this.control = new ControlServer(
       () => ({ secret: config.secret, hostports: this.hostports(true), localHostports: this.hostports(false), version: ENGINE_VERSION }),

@@ -53,6 +53,14 @@ export class NetworkRequests {
     }
     if (req.method === 'ACK') return this.onAck(req, info);
     if (req.method === 'CANCEL') return this.onCancel(req, info);
+    const unsupported = this.unsupportedExtensions(req);
+    if (unsupported.length && !req.getHeader('Route')) {
+      // RFC 3261 §8.2.2.3: a Require we do not understand gets 420 with Unsupported.
+      const res = buildResponse(req, 420, undefined, this.e.newTag());
+      res.addHeader('Unsupported', unsupported.join(', '));
+      this.e.sendStatelessResponse(res, info);
+      return;
+    }
 
     // Retransmission of a request we hold a server transaction for (§17.2.3).
     const existing = this.e.txns.findServer(serverKey(req));
@@ -248,6 +256,11 @@ export class NetworkRequests {
       (s.toUser ?? []).some((x) => userOf('To').includes(x)) ||
       (s.fromUser ?? []).some((x) => userOf('From').includes(x))
     );
+  }
+
+  private unsupportedExtensions(req: SipRequest): string[] {
+    const known = this.e.supportedExtensions;
+    return req.getHeaderValues('Require').map((v) => v.trim()).filter((v) => v && !known.has(v.toLowerCase()));
   }
 
   /** §10.1 step 6. */

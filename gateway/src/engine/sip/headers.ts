@@ -114,7 +114,6 @@ export function formatNameAddr(n: NameAddr): string {
   let out = '';
   if (n.displayName) {
     const name = n.displayName.replace(/[\r\n]+/g, ' ');
-    // eslint-disable-next-line no-control-regex
     out = isTokenPhrase(name) ? `${name} ` : `"${name.replace(/["\\\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, '\\$&')}" `;
   }
   return `${out}<${n.uri}>${formatParams(n.params)}`;

@@ -30,8 +30,11 @@ export const COMPACT_FORMS: Readonly<Record<string, string>> = {
   y: 'Identity',
 };
 
-/** Canonical spelling of well-known header names, keyed by lower case. */
-const CANONICAL: Readonly<Record<string, string>> = Object.fromEntries(
+/**
+ * Canonical spelling of well-known header names, keyed by lower case. A Map, not an object literal:
+ * a header named "constructor" or "__proto__" must not find Object.prototype members.
+ */
+const CANONICAL: ReadonlyMap<string, string> = new Map(
   [
     'Via', 'From', 'To', 'Call-ID', 'CSeq', 'Contact', 'Max-Forwards', 'Route', 'Record-Route',
     'Content-Type', 'Content-Length', 'Content-Encoding', 'Content-Disposition', 'Expires',
@@ -75,8 +78,8 @@ export function headerKey(name: string): string {
 
 function computeCanonicalName(name: string): string {
   const lower = name.toLowerCase();
-  if (lower.length === 1 && COMPACT_FORMS[lower]) return COMPACT_FORMS[lower];
-  const known = CANONICAL[lower];
+  if (lower.length === 1 && Object.hasOwn(COMPACT_FORMS, lower)) return COMPACT_FORMS[lower];
+  const known = CANONICAL.get(lower);
   if (known) return known;
   return lower.replace(/(^|-)([a-z])/g, (_m, dash: string, ch: string) => dash + ch.toUpperCase());
 }

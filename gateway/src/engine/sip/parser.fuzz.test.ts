@@ -49,7 +49,7 @@ const INTERESTING = [0, 9, 10, 13, 32, 34, 44, 58, 59, 60, 62, 64, 92, 0x7f, 0xc
 function mutate(src: Buffer, rnd: () => number): Buffer {
   const int = (n: number): number => Math.floor(rnd() * n);
   const lines = (): string[] => src.toString('latin1').split('\r\n');
-  switch (int(8)) {
+  switch (int(9)) {
     case 0: {
       const b = Buffer.from(src);
       for (let k = 1 + int(8); k > 0; k--) b[int(b.length)] = int(256);
@@ -84,6 +84,13 @@ function mutate(src: Buffer, rnd: () => number): Buffer {
       const at = int(src.length);
       const insert = Buffer.from(['\r\n', ' ', '\r\n ', ':', '"', '<', '>', ';', '%', '\r\n\r\n', '\n', '\r'][int(12)], 'latin1');
       return Buffer.concat([src.subarray(0, at), insert, src.subarray(at)]);
+    }
+    case 7: {
+      // Header names a careless lookup table would resolve through Object.prototype.
+      const l = lines();
+      const name = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'l', 'v', 'i'][int(8)];
+      l.splice(1 + int(Math.max(1, l.length - 3)), 0, `${name}: ${int(100)}`);
+      return Buffer.from(l.join('\r\n'), 'latin1');
     }
     default: {
       const other = SEEDS[int(SEEDS.length)];

@@ -95,6 +95,14 @@ describe('parseMessage: requests', () => {
     expect(r.toBuffer().includes(Buffer.from('Subject: été 大'))).toBe(true);
   });
 
+  it('treats header names that are Object.prototype members as ordinary extension headers', () => {
+    const r = parse('OPTIONS sip:a@b SIP/2.0\r\nconstructor: 1\r\n__proto__: 2\r\ntoString: 3\r\nhasOwnProperty: 4\r\n\r\n');
+    expect(r.getHeader('Constructor')).toBe('1');
+    expect(r.getHeader('__proto__')).toBe('2');
+    expect(r.getHeader('tostring')).toBe('3');
+    expect(r.toBuffer().toString()).toContain('hasOwnProperty: 4');
+  });
+
   it('accepts repeated identical Content-Length values', () => {
     expect(parse('OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 2\r\nl: 2\r\n\r\nok').body.toString()).toBe('ok');
   });
