@@ -208,16 +208,32 @@ export class AppResponses {
       } else if (createsDialog) {
         this.e.dialogs.remove(dialog);
       }
-    } else if (dialog && req.method === 'SUBSCRIBE' && createsDialog) {
+    } else if (dialog && req.method === 'SUBSCRIBE') {
       if (status < 300) {
         dialog.state = 'confirmed';
         dialog.app = app;
-      } else this.e.dialogs.remove(dialog);
+        this.armSubscriptionExpiry(dialog, req, res);
+      } else if (createsDialog) this.e.dialogs.remove(dialog);
     }
     if (createsDialog && req.method === 'INVITE' && status >= 300) this.e.cdrs.emit('cdr:stop', 'application', 'call-rejected', res);
     if (status < 300 && pending.info.connection && (req.method === 'REGISTER' || req.method === 'SUBSCRIBE')) {
       this.e.registrations.learn(req, res, pending.info.connection);
     }
+  }
+
+  /**
+   * A subscription nobody refreshes or terminates would keep its dialog forever: drop it when
+   * the granted duration (Expires of the 2xx, else of the SUBSCRIBE) plus 32 s has passed.
+   */
+  private armSubscriptionExpiry(dialog: Dialog, req: IncomingRequest['req'], res: SipResponse): void {
+    const expires = Number(res.getHeader('Expires') ?? req.getHeader('Expires') ?? 3600);
+    if (dialog.subscriptionExpiry) clearTimeout(dialog.subscriptionExpiry);
+    if (!Number.isFinite(expires)) return;
+    dialog.subscriptionExpiry = setTimeout(() => {
+      log.info({ dialogId: dialog.id }, 'subscription expired without refresh; dialog forgotten');
+      this.e.dialogs.remove(dialog);
+    }, (Math.max(0, expires) + 32) * 1000);
+    dialog.subscriptionExpiry.unref();
   }
 
   /** §13.3.1.4 / §10.3: retransmit the 2xx until ACK; Timer H without ACK -> BYE. */

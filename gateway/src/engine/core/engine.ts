@@ -56,6 +56,8 @@ export interface EngineConfig {
   maxMessageBytes?: number;
   /** Host name -> address overrides used before DNS (test beds, split-horizon setups). */
   hostAliases?: ReadonlyMap<string, string>;
+  /** A request handed to an app that never answers is forgotten after this long (§10.1: 64 s). */
+  pendingRequestTimeoutMs?: number;
   /** Option tags accepted in Require (RFC 3261 §8.2.2.3); others get 420. Extends the defaults. */
   extraSupportedExtensions?: string[];
   /** Spammer filter (§10.1 step 3): substrings of User-Agent, To user, From user -> 603. */

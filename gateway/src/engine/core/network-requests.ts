@@ -24,7 +24,6 @@ const log = createLogger('sip-in');
 
 /** Methods routed to apps as new requests (§10.1 step 7). */
 const ROUTABLE = new Set(['INVITE', 'REGISTER', 'MESSAGE', 'OPTIONS', 'INFO', 'NOTIFY', 'SUBSCRIBE', 'PUBLISH']);
-const PENDING_TIMEOUT_MS = 64_000;
 
 export class NetworkRequests {
   readonly inDialog: InDialogRequests;
@@ -144,7 +143,7 @@ export class NetworkRequests {
       return;
     }
     const pending = this.track(req, info, txn, app);
-    pending.timeout = setTimeout(() => this.forget(pending), PENDING_TIMEOUT_MS);
+    pending.timeout = setTimeout(() => this.forget(pending), this.e.config.pendingRequestTimeoutMs ?? 64_000);
     if (req.method === 'INVITE') this.e.cdrs.emit('cdr:attempt', 'network', undefined, req);
     this.deliver(pending, '', true);
   }

@@ -60,6 +60,8 @@ export class Dialog {
   readonly openServerTxns = new Set<string>();
   /** Session timer (RFC 4028), see core/session-timers.ts. */
   sessionTimer?: { stop(): void; refreshedByPeer?(req: SipRequest): void };
+  /** Subscription dialogs: forgotten when the subscription lapses unrefreshed (RFC 6665 §4.1.2.2). */
+  subscriptionExpiry?: NodeJS.Timeout;
   /** Subscription dialogs end on a terminated NOTIFY (§10.9). */
   readonly isSubscription: boolean;
   createdAt = Date.now();
@@ -138,6 +140,7 @@ export class Dialog {
     this.state = 'terminated';
     this.ackWait?.stop();
     this.sessionTimer?.stop();
+    if (this.subscriptionExpiry) clearTimeout(this.subscriptionExpiry);
   }
 }
 

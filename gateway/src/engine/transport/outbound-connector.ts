@@ -32,6 +32,8 @@ export interface OutboundRequest {
   /** The listener whose identity the flow carries. */
   transport: Transport;
   credentials?: TlsCredentials;
+  /** Aborted when the layer shuts down, so no connect outlives it. */
+  signal?: AbortSignal;
 }
 
 /** The listener's address to bind the outbound socket to, or undefined to let the OS choose. */
@@ -42,6 +44,17 @@ export function sourceAddressFor(transport: Transport, destination: string): str
   // A loopback source cannot reach other hosts, and vice versa the OS picks loopback itself.
   if (isLoopback(local) !== isLoopback(destination)) return undefined;
   return local;
+}
+
+/** Run `abort` when the signal fires; returns the un-registration to call once settled. */
+function onAbort(signal: AbortSignal | undefined, abort: () => void): () => void {
+  if (!signal) return () => undefined;
+  if (signal.aborted) {
+    queueMicrotask(abort);
+    return () => undefined;
+  }
+  signal.addEventListener('abort', abort, { once: true });
+  return () => signal.removeEventListener('abort', abort);
 }
 
 function connectFailure(req: OutboundRequest, detail: string): TransportError {
@@ -91,10 +104,12 @@ function connectStream(req: OutboundRequest, ctx: LayerContext, log: Logger): Pr
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      unregister();
       socket.destroy();
       reject(connectFailure(req, detail));
     };
     const timer = setTimeout(() => fail(`no ${secure ? 'handshake' : 'connection'} within ${ctx.connectTimeoutMs} ms`), ctx.connectTimeoutMs);
+    const unregister = onAbort(req.signal, () => fail('transport layer closing'));
     const onError = (err: NodeJS.ErrnoException): void => fail(err.code ?? err.message);
     const onClose = (): void => fail('closed during connect');
     socket.on('error', onError); // kept (not once) so a second error cannot go unhandled
@@ -103,6 +118,7 @@ function connectStream(req: OutboundRequest, ctx: LayerContext, log: Logger): Pr
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      unregister();
       const connection = new StreamConnection(
         req.protocol,
         req.transport,
@@ -143,10 +159,12 @@ function connectWebSocket(req: OutboundRequest, ctx: LayerContext, log: Logger):
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      unregister();
       ws.terminate();
       reject(connectFailure(req, detail));
     };
     const timer = setTimeout(() => fail(`no handshake within ${ctx.connectTimeoutMs} ms`), ctx.connectTimeoutMs);
+    const unregister = onAbort(req.signal, () => fail('transport layer closing'));
     const onError = (err: Error): void => fail(err.message);
     const onClose = (): void => fail('closed during handshake');
     ws.on('error', onError); // kept (not once) so a second error cannot go unhandled
@@ -164,6 +182,7 @@ function connectWebSocket(req: OutboundRequest, ctx: LayerContext, log: Logger):
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      unregister();
       const connection = new WebSocketConnection(
         req.protocol,
         req.transport,

@@ -15,6 +15,7 @@ import { FlowConnection, type FlowEvents } from './flow-connection';
 import { SipStreamFramer, type StreamFramerSink } from './stream-framer';
 import { TransportError } from './transport-error';
 import { CRLF } from './wire-bytes';
+import { peerWarnings } from './log-throttle';
 
 /** Queued-but-unsent bytes above which the peer is considered stuck and the flow is dropped. */
 export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
@@ -84,14 +85,16 @@ export class StreamConnection extends FlowConnection implements StreamFramerSink
   }
 
   onFramingError(reason: string): void {
-    this.log.warn({ connection: this.id, reason }, 'closing stream: cannot frame SIP');
+    const suppressed = peerWarnings.admit('framing');
+    if (suppressed !== undefined) this.log.warn({ connection: this.id, reason, suppressed }, 'closing stream: cannot frame SIP');
     this.destroy(`framing error: ${reason}`);
   }
 
   write(data: Buffer): Promise<void> {
     if (this.closed) return Promise.reject(new TransportError(`connection ${this.id} is closed`, 'ECLOSED'));
     if (this.socket.writableLength > MAX_QUEUED_BYTES) {
-      this.log.warn({ connection: this.id, queued: this.socket.writableLength }, 'peer not reading; dropping flow');
+      const suppressed = peerWarnings.admit('not-draining');
+      if (suppressed !== undefined) this.log.warn({ connection: this.id, queued: this.socket.writableLength, suppressed }, 'peer not reading; dropping flow');
       this.destroy('send queue overflow');
       return Promise.reject(new TransportError(`connection ${this.id} is not draining`, 'EIO'));
     }

@@ -1,6 +1,6 @@
 import { describe, it, expect, afterEach, afterAll, beforeAll } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, createServer } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { setLogLevel } from '../../logging/logger';
 import { TransportLayer, type Connection, type ListenSpec } from './index';
@@ -94,6 +94,29 @@ describe('TLS transport', () => {
     sock.write(sipRequest('OPTIONS'));
     await inbox.next();
     await waitFor(() => layer.stats().connections === 1, 2000, 'one connection');
+  });
+
+  it('times out a handshake the peer never answers, and close() aborts pending connects', async () => {
+    const silent = createServer((s) => s.on('error', () => undefined)); // accepts, never speaks TLS
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const layer = new TransportLayer({ connectTimeoutMs: 200 });
+      layers.push(layer);
+      await layer.listen([tlsSpec()]);
+      const started = Date.now();
+      await expect(layer.send(sipRequest('OPTIONS'), { protocol: 'tls', address: '127.0.0.1', port })).rejects.toMatchObject({ code: 'ECONNECT' });
+      expect(Date.now() - started).toBeLessThan(2000);
+
+      const slow = new TransportLayer({ connectTimeoutMs: 60_000 });
+      await slow.listen([tlsSpec()]);
+      const pending = slow.send(sipRequest('OPTIONS'), { protocol: 'tls', address: '127.0.0.1', port });
+      await delay(50);
+      await slow.close();
+      await expect(pending).rejects.toThrow(/transport layer closing/);
+    } finally {
+      silent.close();
+    }
   });
 
   it('rejects listen() with a clear message when the key file is missing', async () => {

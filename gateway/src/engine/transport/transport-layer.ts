@@ -40,6 +40,7 @@ import { loadTlsCredentials, type TlsCredentials } from './tls-credentials';
 import { openOutboundFlow } from './outbound-connector';
 import { bindAddressFor } from './transport-descriptor';
 import { familyOf, isIpLiteral, isWildcard, normalizeAddress } from './ip-address';
+import { peerWarnings } from './log-throttle';
 
 const PROTOCOLS: ReadonlySet<string> = new Set<Protocol>(['udp', 'tcp', 'tls', 'ws', 'wss']);
 
@@ -53,11 +54,11 @@ export class TransportLayer extends EventEmitter {
   private transportList: readonly Transport[] = [];
   private readonly table = new ConnectionTable();
   private readonly connecting = new Map<string, Promise<FlowConnection>>();
+  private readonly shutdownSignal = new AbortController();
   private handler: ((m: InboundMessage) => void) | undefined;
   private messagesIn = 0;
   private messagesOut = 0;
   private droppedCount = 0;
-  private lastRefusalLog = 0;
   private closing: Promise<void> | undefined;
 
   constructor(opts: TransportLayerOptions = {}) {
@@ -192,7 +193,7 @@ export class TransportLayer extends EventEmitter {
     if (!listener) return Promise.reject(new TransportError(`no ${protocol} transport to connect from`, 'ENOTRANSPORT'));
     const credentials =
       listener instanceof StreamListener || listener instanceof WebSocketListener ? listener.credentials : undefined;
-    const attempt = openOutboundFlow({ protocol, address, port, transport: listener.transport, credentials }, this.ctx, this.log);
+    const attempt = openOutboundFlow({ protocol, address, port, transport: listener.transport, credentials, signal: this.shutdownSignal.signal }, this.ctx, this.log);
     const tracked = attempt.finally(() => this.connecting.delete(key));
     this.connecting.set(key, tracked);
     return tracked;
@@ -228,6 +229,7 @@ export class TransportLayer extends EventEmitter {
   }
 
   private async shutdown(): Promise<void> {
+    this.shutdownSignal.abort();
     for (const c of this.table.all()) c.destroy('transport layer closing');
     await Promise.all(
       this.openListeners.map((l) =>
@@ -251,11 +253,10 @@ export class TransportLayer extends EventEmitter {
   private admitInbound(protocol: Protocol, address: string, port: number): boolean {
     if (this.closing) return false;
     if (this.table.size < this.maxConnections) return true;
-    const now = Date.now();
-    if (now - this.lastRefusalLog >= 1_000) {
-      // At most one line a second: a connection flood must not become a log flood.
-      this.lastRefusalLog = now;
-      this.log.warn({ protocol, from: `${address}:${port}`, max: this.maxConnections }, 'refusing inbound connection: maxConnections reached');
+    // At most one line a second: a connection flood must not become a log flood.
+    const suppressed = peerWarnings.admit('max-connections');
+    if (suppressed !== undefined) {
+      this.log.warn({ protocol, from: `${address}:${port}`, max: this.maxConnections, suppressed }, 'refusing inbound connection: maxConnections reached');
     }
     return false;
   }

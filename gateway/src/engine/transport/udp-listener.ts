@@ -15,6 +15,7 @@ import { describeTransport, bindAddressFor } from './transport-descriptor';
 import { familyOf, normalizeAddress, toMappedIPv6 } from './ip-address';
 import { TransportError } from './transport-error';
 import { isOnlyCrLf, isTokenByte } from './wire-bytes';
+import { peerWarnings } from './log-throttle';
 
 /** Largest UDP payload over IPv4 (65535 - 20 IP - 8 UDP). */
 export const MAX_UDP_PAYLOAD = 65507;
@@ -65,7 +66,10 @@ export class UdpListener implements Listener {
 
   private onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
     if (msg.length > this.ctx.maxMessageBytes) {
-      this.log.warn({ transport: this.transport.id, from: rinfo.address, bytes: msg.length }, 'dropping oversized datagram');
+      const suppressed = peerWarnings.admit('oversized-datagram');
+      if (suppressed !== undefined) {
+        this.log.warn({ transport: this.transport.id, from: rinfo.address, bytes: msg.length, suppressed }, 'dropping oversized datagram');
+      }
       this.ctx.dropped();
       return;
     }

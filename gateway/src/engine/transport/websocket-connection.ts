@@ -16,6 +16,7 @@ import { FlowConnection, type FlowEndpoints, type FlowEvents } from './flow-conn
 import { TransportError } from './transport-error';
 import { MAX_QUEUED_BYTES } from './stream-connection';
 import { CR, CRLF, LF, isOnlyCrLf, isTokenByte } from './wire-bytes';
+import { peerWarnings } from './log-throttle';
 
 const CLOSE_GRACE_MS = 2_000;
 /** RFC 6455 §7.4.1 status codes used when we close. */
@@ -73,7 +74,8 @@ export class WebSocketConnection extends FlowConnection {
       return Promise.reject(new TransportError(`connection ${this.id} is closed`, 'ECLOSED'));
     }
     if (this.ws.bufferedAmount > MAX_QUEUED_BYTES) {
-      this.log.warn({ connection: this.id, queued: this.ws.bufferedAmount }, 'peer not reading; dropping flow');
+      const suppressed = peerWarnings.admit('not-draining');
+      if (suppressed !== undefined) this.log.warn({ connection: this.id, queued: this.ws.bufferedAmount, suppressed }, 'peer not reading; dropping flow');
       this.destroy('send queue overflow');
       return Promise.reject(new TransportError(`connection ${this.id} is not draining`, 'EIO'));
     }

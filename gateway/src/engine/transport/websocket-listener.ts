@@ -21,6 +21,7 @@ import type { TlsCredentials } from './tls-credentials';
 import { TransportError } from './transport-error';
 import { WebSocketConnection } from './websocket-connection';
 import { normalizeAddress } from './ip-address';
+import { peerWarnings } from './log-throttle';
 
 const SIP_SUBPROTOCOL = 'sip';
 const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -142,12 +143,18 @@ export class WebSocketListener implements Listener {
     }
     const offered = offeredSubprotocols(req.headers['sec-websocket-protocol']);
     if (offered.length > 0 && pickSip(offered) === undefined) {
-      this.log.warn({ transport: this.transport.id, from, offered }, 'websocket client does not offer the sip subprotocol');
+      const suppressed = peerWarnings.admit('ws-no-sip');
+      if (suppressed !== undefined) {
+        this.log.warn({ transport: this.transport.id, from, offered, suppressed }, 'websocket client does not offer the sip subprotocol');
+      }
       refuseUpgrade(socket, 400, 'Bad Request');
       return;
     }
     if (offered.length === 0) {
-      this.log.warn({ transport: this.transport.id, from }, 'websocket client offered no subprotocol; accepting without one');
+      const suppressed = peerWarnings.admit('ws-no-subprotocol');
+      if (suppressed !== undefined) {
+        this.log.warn({ transport: this.transport.id, from, suppressed }, 'websocket client offered no subprotocol; accepting without one');
+      }
     }
     const endpoints = {
       remoteAddress: normalizeAddress(socket.remoteAddress ?? ''),

@@ -1,0 +1,131 @@
+// CPU and memory of processes from /proc: utime+stime ticks (/proc/PID/stat), VmHWM/VmRSS
+// (/proc/PID/status). A Sampler polls a set of pids during a bench step so processes that exit
+// before the step ends (sipp) are still measured up to their last sample.
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+let clkTck = 100;
+try {
+  clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+} catch {
+  // Linux default
+}
+
+/** utime+stime of pid in seconds, or undefined when it is gone. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
+    return (Number(fields[11]) + Number(fields[12])) / clkTck; // fields 14 utime, 15 stime
+  } catch {
+    return undefined;
+  }
+}
+
+/** { hwmKiB, rssKiB } of pid, or undefined when it is gone. */
+export function memory(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+    return { hwmKiB: kib('VmHWM'), rssKiB: kib('VmRSS') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resets VmHWM to the current RSS (writing 5 to clear_refs; needs the same uid or root). */
+export function resetPeakRss(pid) {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Direct children of pid (e.g. sipp under `timeout`). */
+export function childPids(pid) {
+  const out = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      if (text) out.push(...text.split(/\s+/).map(Number));
+    }
+  } catch {
+    // gone
+  }
+  return out;
+}
+
+/**
+ * Samples named processes every intervalMs. `track(name, pidOrResolver)` accepts a function
+ * returning the pid (resolved on each tick, e.g. the sipp child of `timeout`).
+ * stop() returns, per name: cpuPercent (of one core, over the step), cpuSeconds, peakRssMiB.
+ */
+export class Sampler {
+  constructor(intervalMs = 250) {
+    this.intervalMs = intervalMs;
+    this.targets = new Map();
+    this.timer = undefined;
+    this.startedAt = 0;
+  }
+
+  /** fromZero: the process starts with the step, so count its CPU from 0 at start(). */
+  track(name, pid, { resetPeak = false, fromZero = false } = {}) {
+    const resolve = typeof pid === 'function' ? pid : () => pid;
+    const entry = { resolve, fromZero, first: undefined, last: undefined, firstAt: 0, lastAt: 0, peakKiB: 0, peakWasReset: false };
+    const p = resolve();
+    if (resetPeak && p) entry.peakWasReset = resetPeakRss(p);
+    this.targets.set(name, entry);
+    return this;
+  }
+
+  start() {
+    this.startedAt = performance.now();
+    for (const entry of this.targets.values()) {
+      if (entry.fromZero) {
+        entry.first = 0;
+        entry.firstAt = this.startedAt;
+      }
+    }
+    this.tick();
+    this.timer = setInterval(() => this.tick(), this.intervalMs);
+    return this;
+  }
+
+  tick() {
+    const now = performance.now();
+    for (const entry of this.targets.values()) {
+      const pid = entry.resolve();
+      if (!pid) continue;
+      const cpu = cpuSeconds(pid);
+      if (cpu === undefined) continue;
+      if (entry.first === undefined) {
+        entry.first = cpu;
+        entry.firstAt = now;
+      }
+      entry.last = cpu;
+      entry.lastAt = now;
+      const mem = memory(pid);
+      if (mem) entry.peakKiB = Math.max(entry.peakKiB, mem.hwmKiB || 0, mem.rssKiB || 0);
+    }
+  }
+
+  stop() {
+    this.tick();
+    clearInterval(this.timer);
+    const wallSeconds = (performance.now() - this.startedAt) / 1000;
+    const result = { wallSeconds };
+    for (const [name, e] of this.targets) {
+      const cpu = e.first === undefined || e.last === undefined ? undefined : e.last - e.first;
+      const span = (e.lastAt - e.firstAt) / 1000;
+      result[name] = {
+        cpuSeconds: cpu,
+        cpuPercent: cpu === undefined || span <= 0 ? undefined : (100 * cpu) / span,
+        peakRssMiB: e.peakKiB ? e.peakKiB / 1024 : undefined,
+        peakIsStepLocal: e.peakWasReset,
+      };
+    }
+    return result;
+  }
+}
