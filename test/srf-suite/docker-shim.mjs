@@ -17,6 +17,9 @@ import { join } from 'node:path';
 import { translateDockerRun, UnsupportedDockerInvocation } from './docker-invocation.mjs';
 import { withLocalSippScenario } from './scenario-compat.mjs';
 
+/** Exit status of a sipp run the shim killed at its time limit (as coreutils `timeout`). */
+const TIMED_OUT_STATUS = 124;
+
 /**
  * @typedef {object} ShimConfig
  * @property {string} sippPath
@@ -101,8 +104,10 @@ function main() {
   });
   sipp.on('close', (code, signal) => {
     clearTimeout(killTimer);
-    const status = code ?? 128 + (signal ? constants.signals[signal] : 15);
-    log(`\nfinished ${new Date().toISOString()}: exit ${code ?? '-'} signal ${signal ?? '-'}${timedOut ? ` (killed after ${config.timeoutSec}s)` : ''}\n`);
+    // SIPp stopped by SIGTERM exits 0 when no call had failed yet; a timed-out run must not pass
+    const status = timedOut ? TIMED_OUT_STATUS : code ?? 128 + (signal ? constants.signals[signal] : 15);
+    const killed = timedOut ? `, killed after ${config.timeoutSec}s` : '';
+    log(`\nfinished ${new Date().toISOString()}: exit ${status} (sipp code ${code ?? '-'}, signal ${signal ?? '-'}${killed})\n`);
     process.exit(status);
   });
 }

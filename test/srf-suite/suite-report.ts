@@ -2,7 +2,9 @@
  * Human-readable account of an srf-suite run: the one-line result, and for a failed run what a
  * developer needs to see what broke (TAP, every sipp run, the engines' logs).
  */
+import { join } from 'node:path';
 import type { SrfSuiteRun } from './suite-runner.js';
+import { tapLinesOnly } from './tap-summary.js';
 
 function section(title: string, body: string): string {
   return `\n===== ${title} =====\n${body.trimEnd()}\n`;
@@ -25,7 +27,8 @@ export function failureReport(run: SrfSuiteRun, problems: readonly string[], opt
   const parts: string[] = [summaryLine(run, problems)];
   parts.push(section('problems', problems.map((problem) => `- ${problem}`).join('\n')));
   if (options.includeTap ?? true) {
-    parts.push(section('TAP output (tape process, stdout and stderr)', run.tapeOutput || '(none: tape did not run)'));
+    const tap = run.tapeOutput ? tapLinesOnly(run.tapeOutput) : '(none: tape did not run)';
+    parts.push(section(`TAP (the tests' other console output is in ${join(run.workDir, 'tape.log')})`, tap));
   }
 
   const failedRuns = run.shimRuns.filter((shimRun) => !/\nfinished .*: exit 0 /.test(shimRun.text));

@@ -100,7 +100,8 @@ export function writeDockerShims(dirs: WorkDirs, testbed: SrfTestbed, sippPath: 
     workDir: dirs.sippCwd,
     slotDir: dirs.slots,
     logDir: dirs.shimLogs,
-    timeoutSec: 150,
+    // longest legitimate UAC run: uac-drop-all-200 waits out the 32 s ACK timeout
+    timeoutSec: 75,
     containerAddresses: testbed.hosts,
     uacAddresses: testbed.uacAddresses,
     controlPortBase: 9100,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTap, tapIsFinished } from './tap-summary.js';
+import { parseTap, tapIsFinished, tapLinesOnly } from './tap-summary.js';
 import { EXPECTED_PASSING_ASSERTIONS, EXPECTED_TESTS, SUITE_FILES, tapProblems } from './suite-verdict.js';
 
 const failingSample = `TAP version 13
@@ -45,6 +45,13 @@ describe('TAP summary', () => {
     expect(failure).toMatchObject({ number: 2, ok: false, name: 'Error: 1', test: 'B2B' });
     expect(failure?.diagnostics).toContain('operator: error');
     expect(tap.assertions[2]).toMatchObject({ ok: true, test: 'UAC' });
+  });
+
+  it('strips console noise but keeps assertions with their YAML', () => {
+    const tap = tapLinesOnly(failingSample);
+    expect(tap).not.toContain('sipp exited');
+    expect(tap).toContain('    operator: error');
+    expect(tap.split('\n').filter((line) => /^(not )?ok /.test(line))).toHaveLength(3);
   });
 
   it('knows when tape has finished', () => {

@@ -99,3 +99,23 @@ export function parseTap(text: string): TapSummary {
 export function tapIsFinished(text: string): boolean {
   return /^1\.\.\d+\s*$/m.test(text) && /^#\s+(ok|fail\s+\d+)\s*$/m.test(text);
 }
+
+/** Only the TAP of a tape process's output (version, tests, assertions with their YAML, plan, summary). */
+export function tapLinesOnly(text: string): string {
+  const kept: string[] = [];
+  let inYaml = false;
+  for (const line of text.split('\n')) {
+    if (inYaml) {
+      kept.push(line);
+      if (/^\s+\.\.\.\s*$/.test(line)) inYaml = false;
+      continue;
+    }
+    if (/^\s+---\s*$/.test(line) && kept.length > 0 && /^not ok\b/.test(kept[kept.length - 1] ?? '')) {
+      kept.push(line);
+      inYaml = true;
+      continue;
+    }
+    if (/^(TAP version|ok\b|not ok\b|# |1\.\.\d)/.test(line)) kept.push(line);
+  }
+  return kept.join('\n');
+}

@@ -2,8 +2,9 @@
  * The srf testbed without our engine: namespace, name resolution, the long-running sipp UASes
  * and the docker shim, end to end (a shimmed `docker run` UAC calls a UAS). Needs root.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findExecutable, runCommand } from '../harness/child-processes.js';
 import { NetworkNamespace, netnsUnavailableReason } from '../harness/netns.js';
@@ -73,7 +74,7 @@ describe.skipIf(skipReason)(`srf testbed in a namespace${skipReason ? ` — SKIP
     expect(result.stdout).toMatch(/Successful call\s*\|\s*\d+\s*\|\s*1\b/);
     const log = readFileSync(join(dirs.shimLogs, '000-uac-uac.xml.log'), 'utf8');
     expect(log).toContain(`-> ${sippPath} -i 172.29.0.100 -cp 9100 -mp 30000 -sf ${testbed.scenariosDir}/uac.xml`);
-    expect(log).toMatch(/finished .*: exit 0 /);
+    expect(log).toMatch(/finished .*: exit 0 \(sipp code 0/);
   });
 
   it('passes a failing sipp exit code through and accepts docker-compose as a no-op', async () => {
@@ -86,5 +87,19 @@ describe.skipIf(skipReason)(`srf testbed in a namespace${skipReason ? ` — SKIP
     );
     expect(failing.code).not.toBe(0);
     expect((await runCommand('sh', ['-c', 'docker-compose -f x up -d'], { env })).code).toBe(0);
+  });
+
+  it('fails a sipp run that outlives the shim time limit with 124, even though SIPp exits 0 on SIGTERM', async () => {
+    const config = JSON.parse(readFileSync(join(dirs.root, 'docker-shim.json'), 'utf8')) as Record<string, unknown>;
+    const shortConfig = join(dirs.root, 'docker-shim-short.json');
+    writeFileSync(shortConfig, JSON.stringify({ ...config, timeoutSec: 1 }));
+    const shim = fileURLToPath(new URL('./docker-shim.mjs', import.meta.url));
+    // nobody answers on 172.29.0.26:5999, so the UAC would retransmit for 32 s
+    const result = await netns.exec(
+      process.execPath,
+      [shim, 'run', '--rm', '-v', `${testbed.scenariosDir}:/s`, 'drachtio/sipp', 'sipp', '-sf', '/s/uac.xml', '-m', '1', '-nostdin', '172.29.0.26:5999'],
+      { env: { ...process.env, SRF_DOCKER_SHIM_CONFIG: shortConfig } },
+    );
+    expect(result.code).toBe(124);
   });
 });

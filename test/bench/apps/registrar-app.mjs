@@ -9,6 +9,7 @@ const NONCE_TTL_MS = 30_000;
 const MAX_NONCES = 200_000;
 
 const counters = { registers: 0, challenged: 0, accepted: 0, rejected: 0, errors: 0, bindings: 0 };
+const rejectReasons = {};
 const nonces = new Map(); // nonce -> issued at (ms); insertion-ordered, so the oldest come first
 const bindings = new Map(); // user -> contact
 
@@ -34,24 +35,24 @@ export function parseDigest(header) {
   return params;
 }
 
-/** True when the Authorization credentials answer a live nonce with the right password. */
+/** undefined when the Authorization credentials answer a live nonce with the right password, else why not. */
 function verify(method, auth) {
-  if (!auth?.username || !auth.nonce || !auth.uri || !auth.response) return false;
+  if (!auth?.username || !auth.nonce || !auth.uri || !auth.response) return 'incomplete credentials';
   const issued = nonces.get(auth.nonce);
-  if (issued === undefined || Date.now() - issued > NONCE_TTL_MS) return false;
-  if ((auth.realm ?? '') !== REALM) return false;
-  if (auth.algorithm && auth.algorithm.toUpperCase() !== 'MD5') return false;
+  if (issued === undefined || Date.now() - issued > NONCE_TTL_MS) return 'unknown or stale nonce';
+  if ((auth.realm ?? '') !== REALM) return 'wrong realm';
+  if (auth.algorithm && auth.algorithm.toUpperCase() !== 'MD5') return 'unsupported algorithm';
   const ha1 = md5(`${auth.username}:${REALM}:${passwordOf(auth.username)}`);
   const ha2 = md5(`${method}:${auth.uri}`);
   const expected = auth.qop
     ? md5(`${ha1}:${auth.nonce}:${auth.nc}:${auth.cnonce}:${auth.qop}:${ha2}`)
     : md5(`${ha1}:${auth.nonce}:${ha2}`);
-  if (expected !== auth.response.toLowerCase()) return false;
+  if (expected !== auth.response.toLowerCase()) return 'wrong response';
   nonces.delete(auth.nonce); // one REGISTER per challenge in this bench
-  return true;
+  return undefined;
 }
 
-const srf = startApp('registrar-app', () => ({ ...counters, bindings: bindings.size, nonces: nonces.size }));
+const srf = startApp('registrar-app', () => ({ ...counters, bindings: bindings.size, nonces: nonces.size, rejectReasons: { ...rejectReasons } }));
 
 srf.register((req, res) => {
   counters.registers++;
@@ -65,8 +66,11 @@ srf.register((req, res) => {
       return;
     }
     const auth = parseDigest(authHeader);
-    if (!verify('REGISTER', auth)) {
+    const why = verify('REGISTER', auth);
+    if (why) {
       counters.rejected++;
+      rejectReasons[why] = (rejectReasons[why] ?? 0) + 1;
+      if (process.env.BENCH_DEBUG) process.stderr.write(`reject (${why}): ${authHeader}\n`);
       res.send(403);
       return;
     }

@@ -1,0 +1,178 @@
+#!/usr/bin/env node
+// Engine benchmark: INVITE calls/s and digest REGISTERs/s through the engine + a drachtio-srf
+// app, driven by SIPp over UDP on 127.0.0.1 at stepped rates. See test/bench/README.md.
+//
+//   node test/bench/index.mjs [--quick] [--max-rate N] [--only invite|register] [--profile]
+//                             [--step-seconds S] [--hold-ms MS] [--rates a,b,c] [--out FILE]
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { benchInvite } from './engine-bench.mjs';
+import { benchRegister } from './register-bench.mjs';
+import { installCleanupHandlers, stopAll } from './processes.mjs';
+import { profileMarkdown, summarizeProfile } from './profile.mjs';
+import { renderMarkdown, writeJson } from './report.mjs';
+import { requireSipp, SippMissingError } from './sipp-run.mjs';
+import { REPO_ROOT } from './stack.mjs';
+
+const FULL_INVITE_RATES = [100, 200, 400, 600, 800, 1000, 1200, 1500, 2000, 2500, 3000];
+const FULL_REGISTER_RATES = [100, 200, 400, 600, 800, 1000, 1200, 1500, 2000, 2500];
+const QUICK_RATES = [50, 100, 200];
+const TOTAL_BUDGET_S = 345; // stay under ~6 minutes including startup and shutdown
+const QUICK_BUDGET_S = 55;
+
+const USAGE = `usage: node test/bench/index.mjs [options]   (or: npm run bench -- [options])
+  --quick             smoke run: ${QUICK_RATES.join(', ')}/s, 3 s steps, under a minute
+  --max-rate N        no step above N/s (N itself is added as the last step)
+  --rates a,b,c       explicit step rates for both benches
+  --only NAME         invite | register
+  --step-seconds S    length of each step in seconds of offered load (default 10, quick 3)
+  --hold-ms MS        INVITE call hold time before the UAC's BYE (default 0)
+  --recv-timeout MS   SIPp -recv_timeout: a missing response fails the call (default 5000)
+  --profile           run engine and apps under node --cpu-prof and print the top self-time functions
+  --out FILE          JSON report path (default test/bench/results/latest.json)`;
+
+function parseOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean' },
+      'max-rate': { type: 'string' },
+      rates: { type: 'string' },
+      only: { type: 'string' },
+      'step-seconds': { type: 'string' },
+      'hold-ms': { type: 'string' },
+      'recv-timeout': { type: 'string' },
+      profile: { type: 'boolean' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const num = (name, fallback) => {
+    if (values[name] === undefined) return fallback;
+    const n = Number(values[name]);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number, got ${values[name]}`);
+    return n;
+  };
+  if (values.only && !['invite', 'register'].includes(values.only)) throw new Error('--only is invite or register');
+  const quick = Boolean(values.quick);
+  let explicit;
+  if (values.rates) {
+    explicit = values.rates.split(',').map(Number);
+    if (explicit.some((r) => !Number.isFinite(r) || r <= 0)) throw new Error(`bad --rates ${values.rates}`);
+  }
+  const maxRate = num('max-rate', undefined);
+  const cap = (list) => {
+    if (maxRate === undefined) return list;
+    const kept = list.filter((r) => r < maxRate);
+    return [...kept, maxRate];
+  };
+  return {
+    quick,
+    maxRate,
+    only: values.only,
+    profile: Boolean(values.profile),
+    stepSeconds: num('step-seconds', quick ? 3 : 10),
+    holdMs: values['hold-ms'] === undefined ? 0 : Number(values['hold-ms']),
+    recvTimeoutMs: num('recv-timeout', 5000),
+    drainMs: quick ? 1000 : 2000,
+    inviteRates: cap(explicit ?? (quick ? QUICK_RATES : FULL_INVITE_RATES)),
+    registerRates: cap(explicit ?? (quick ? QUICK_RATES : FULL_REGISTER_RATES)),
+    budgetSeconds: quick ? QUICK_BUDGET_S : TOTAL_BUDGET_S,
+    out: values.out ?? join(REPO_ROOT, 'test/bench/results/latest.json'),
+  };
+}
+
+function sh(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function machineInfo() {
+  const sippV = spawnSync('sipp', ['-v'], { encoding: 'utf8' });
+  const sippVersion = /SIPp v[^\s]+?(?=\.?\s|$)/.exec(`${sippV.stdout ?? ''}${sippV.stderr ?? ''}`)?.[0] ?? 'SIPp ?';
+  return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', node: process.version, sipp: sippVersion, loadAverageAtStart: loadavg().map((x) => x.toFixed(2)) };
+}
+
+function commandLine(argv) {
+  const quoted = argv.map((a) => (/[\s;'"]/.test(a) ? `'${a}'` : a)).join(' ');
+  if (process.env.npm_lifecycle_event === 'bench') return `npm run bench${quoted ? ` -- ${quoted}` : ''}`;
+  return `node test/bench/index.mjs${quoted ? ` ${quoted}` : ''}`;
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const opts = parseOptions(argv);
+  requireSipp();
+  installCleanupHandlers();
+  const started = Date.now();
+  const stamp = new Date(started).toISOString().replace(/[:.]/g, '-');
+  const runDir = join(REPO_ROOT, '.tmp/bench', stamp);
+  mkdirSync(runDir, { recursive: true });
+  const profileDir = opts.profile ? join(runDir, 'profiles') : undefined;
+  const log = (line) => console.error(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`);
+  const dirty = sh('git', ['status', '--porcelain', '--', 'gateway']) ? ' (gateway has uncommitted changes)' : '';
+  const report = {
+    date: new Date(started).toISOString(),
+    command: commandLine(argv),
+    options: opts,
+    machine: machineInfo(),
+    git: `${sh('git', ['rev-parse', '--short', 'HEAD']) ?? '?'}${dirty}`,
+    runDir,
+  };
+  const deadlineAll = started + opts.budgetSeconds * 1000;
+  const common = { stepSeconds: opts.stepSeconds, recvTimeoutMs: opts.recvTimeoutMs, drainMs: opts.drainMs, runDir, profileDir, log };
+  if (opts.only !== 'register') {
+    const share = opts.only === 'invite' ? 1 : 0.5;
+    const deadline = started + opts.budgetSeconds * 1000 * share;
+    report.invite = await benchInvite({ ...common, rates: opts.inviteRates, holdMs: opts.holdMs, deadline }).catch((err) => {
+      log(`invite bench failed: ${err.stack ?? err}`);
+      return { error: String(err.message ?? err) };
+    });
+  }
+  if (opts.only !== 'invite') {
+    report.register = await benchRegister({ ...common, rates: opts.registerRates, deadline: deadlineAll }).catch((err) => {
+      log(`register bench failed: ${err.stack ?? err}`);
+      return { error: String(err.message ?? err) };
+    });
+  }
+  await stopAll();
+  if (profileDir) report.profiles = summarizeProfiles(profileDir);
+  report.totalSeconds = Math.round((Date.now() - started) / 1000);
+  const markdown = renderMarkdown(report);
+  console.log(`\n${markdown}`);
+  writeJson(opts.out, report);
+  writeFileSync(opts.out.replace(/\.json$/, '') + '.md', `${markdown}\n`);
+  log(`wrote ${opts.out} (and .md)`);
+  const ok = [report.invite, report.register].every((r) => !r || (!r.error && r.steps.length > 0));
+  process.exitCode = ok ? 0 : 1;
+}
+
+function summarizeProfiles(profileDir) {
+  const out = [];
+  for (const bench of ['invite', 'register']) {
+    const dir = join(profileDir, bench);
+    if (!existsSync(dir)) continue;
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort()) {
+      const summary = summarizeProfile(join(dir, file), { repoRoot: REPO_ROOT });
+      out.push({ bench, process: file.replace(/\.cpuprofile$/, ''), ...summary, markdown: profileMarkdown(`${bench} bench: ${file}`, summary) });
+    }
+  }
+  return out;
+}
+
+main().catch(async (err) => {
+  if (err instanceof SippMissingError) console.error(`bench: ${err.message}`);
+  else console.error(`bench: ${err.stack ?? err}`);
+  await stopAll().catch(() => {});
+  process.exit(2);
+});

@@ -1,0 +1,139 @@
+// Stepped-rate runs shared by the INVITE and REGISTER benches: one SIPp run per rate while the
+// engine, app and sipp are sampled, a drain between steps, and the stop rule (first step with a
+// failed call, a retransmission or a SIPp timeout ends the series).
+import { join } from 'node:path';
+import { Sampler } from './cpu-sampler.mjs';
+import { freePort } from './ports.mjs';
+import { runSipp } from './sipp-run.mjs';
+import { sleep } from './processes.mjs';
+
+const round = (x, digits = 1) => (x === undefined || Number.isNaN(x) ? undefined : Number(x.toFixed(digits)));
+
+/** ResponseTime1(C) "HH:MM:SS:uuuuuu" -> milliseconds. */
+function durationMs(text) {
+  const m = /^(\d+):(\d+):(\d+):(\d+)$/.exec(text ?? '');
+  if (!m) return undefined;
+  return ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000 + Number(m[4]) / 1000;
+}
+
+/**
+ * Runs one step: `calls` = rate * stepSeconds through SIPp at `rate`, measuring the stack.
+ * `activeOf(stats)` tells how many dialogs/transactions the app still holds (for the drain).
+ */
+export async function runStep({ rate, stepSeconds, engine, app, scenario, extraArgs = [], holdMs = 0, recvTimeoutMs, workDir, drainMs, activeOf }) {
+  const calls = Math.max(1, Math.round(rate * stepSeconds));
+  const limit = Math.max(100, Math.ceil(rate * (holdMs / 1000 + 1)));
+  const timeoutSec = Math.ceil(stepSeconds * 1.5 + holdMs / 1000 + recvTimeoutMs / 1000 + 10);
+  const [localPort, mediaPort, controlPort] = [await freePort(), await freePort({ pairPlus2: true }), await freePort()];
+  const appBefore = await app.stats();
+  const sampler = new Sampler(250)
+    .track('engine', engine.pid, { resetPeak: true })
+    .track('app', app.pid, { resetPeak: true });
+  const sipp = await runSipp({
+    scenario,
+    target: `127.0.0.1:${engine.sipPort}`,
+    localIp: '127.0.0.1',
+    localPort,
+    mediaPort,
+    controlPort,
+    calls,
+    rate,
+    limit,
+    recvTimeoutMs,
+    timeoutSec,
+    workDir,
+    extraArgs: holdMs ? ['-d', String(holdMs), ...extraArgs] : extraArgs,
+    onStart: (_proc, sippPid) => {
+      sampler.track('sipp', sippPid, { fromZero: true });
+      sampler.start();
+    },
+  });
+  const usage = sampler.stop();
+
+  // Drain: the app should end up holding nothing; then give the engine a moment more.
+  let leftover;
+  for (let i = 0; i < Math.ceil(drainMs / 250) + 40; i++) {
+    const s = await app.stats();
+    leftover = s ? activeOf(s) : undefined;
+    if (leftover === 0 || leftover === undefined) break;
+    await sleep(250);
+  }
+  await sleep(drainMs);
+  const appAfter = await app.stats();
+
+  const st = sipp.stats;
+  const ct = sipp.counts;
+  const successful = st?.successful ?? 0;
+  const failed = st ? Math.max(st.failed, calls - successful) : calls; // calls never completed count as failed
+  const activeSeconds = st ? Math.max(0.001, st.endEpoch - st.startEpoch - holdMs / 1000) : undefined;
+  const retransmissions = Math.max(st?.retransmissions ?? 0, (ct?.retransSent ?? 0) + (ct?.retransRecv ?? 0));
+  const result = {
+    offeredRate: rate,
+    calls,
+    achievedRate: activeSeconds ? round(successful / activeSeconds) : 0,
+    successful,
+    failed,
+    retransmissions,
+    retransSent: ct?.retransSent,
+    retransRecv: ct?.retransRecv,
+    sippRetransCounter: st?.retransmissions,
+    timeouts: ct?.timeouts,
+    unexpected: ct?.unexpected,
+    avgResponseMs: round(durationMs(st?.responseTime1), 2),
+    engineCpuPercent: round(usage.engine.cpuPercent),
+    appCpuPercent: round(usage.app.cpuPercent),
+    sippCpuPercent: round(usage.sipp?.cpuPercent),
+    enginePeakRssMiB: round(usage.engine.peakRssMiB),
+    appPeakRssMiB: round(usage.app.peakRssMiB),
+    peakRssIsPerStep: Boolean(usage.engine.peakIsStepLocal && usage.app.peakIsStepLocal),
+    sippExit: sipp.exitCode,
+    sippTimedOut: sipp.timedOut,
+    leftoverAfterDrain: leftover,
+    appCountersDelta: appBefore && appAfter ? diff(appAfter, appBefore) : undefined,
+    workDir,
+  };
+  if (!st) result.problem = `no SIPp statistics (exit ${sipp.exitCode}); output:\n${sipp.outputTail}`;
+  else if (failed > 0 && sipp.errorsHead) result.problem = `first SIPp errors:\n${sipp.errorsHead}`;
+  result.sippCommand = sipp.commandLine;
+  return result;
+}
+
+function diff(after, before) {
+  const out = {};
+  for (const [k, v] of Object.entries(after)) if (typeof v === 'number') out[k] = v - (before[k] ?? 0);
+  return out;
+}
+
+/** True when a step passes: every call succeeded and nothing was retransmitted. */
+export const stepClean = (s) => s.failed === 0 && s.retransmissions === 0 && s.successful === s.calls && !s.sippTimedOut;
+
+/**
+ * Runs the steps in order, stopping after the first unclean step or when `deadline` (ms epoch)
+ * would be passed by the next step. Returns { steps, best, stoppedBecause }.
+ */
+export async function runSeries({ label, rates, stepSeconds, deadline, log, step }) {
+  const steps = [];
+  let stoppedBecause = 'all steps passed';
+  for (const [i, rate] of rates.entries()) {
+    const projected = Date.now() + (stepSeconds + 6) * 1000;
+    if (projected > deadline) {
+      stoppedBecause = `time budget reached before ${rate}/s`;
+      break;
+    }
+    log(`${label}: step ${i + 1}/${rates.length} at ${rate}/s (${Math.round(rate * stepSeconds)} calls)...`);
+    const s = await step(rate, join(`step-${String(i + 1).padStart(2, '0')}-${rate}`));
+    steps.push(s);
+    log(
+      `${label}:   achieved ${s.achievedRate}/s, ok ${s.successful}, failed ${s.failed}, retrans ${s.retransmissions}, ` +
+        `engine ${s.engineCpuPercent}% CPU ${s.enginePeakRssMiB} MiB, app ${s.appCpuPercent}% CPU ${s.appPeakRssMiB} MiB, sipp ${s.sippCpuPercent}%`,
+    );
+    if (s.problem) log(`${label}:   ${s.problem.split('\n').slice(0, 8).join('\n    ')}`);
+    if (!stepClean(s)) {
+      stoppedBecause = `failures/retransmissions at ${rate}/s`;
+      break;
+    }
+  }
+  const clean = steps.filter(stepClean);
+  const best = clean.length ? clean.reduce((a, b) => (b.offeredRate > a.offeredRate ? b : a)) : undefined;
+  return { steps, best, stoppedBecause };
+}
