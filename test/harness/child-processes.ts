@@ -23,14 +23,19 @@ export function runCommand(
 ): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const { input, ...spawnOptions } = options;
-    const child = spawn(command, args, { ...spawnOptions, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { ...spawnOptions, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    child.stdin?.end(input ?? '');
+    if (input !== undefined && child.stdin) {
+      child.stdin.on('error', () => {
+        // the command exited without reading all of its input; its exit status tells the story
+      });
+      child.stdin.end(input);
+    }
   });
 }
 

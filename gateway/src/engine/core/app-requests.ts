@@ -16,7 +16,7 @@ import { clientKeyFor, newBranch } from '../transaction/transaction-layer';
 import { appHeader, parseRequestLine, splitAppMessage, type AppMessage } from './app-message';
 import { DestinationError, isLocalHost, resolveUri, selectTransport } from './destinations';
 import type { Engine } from './engine';
-import { applyAppHeaders, replaceLocalhost } from './header-policy';
+import { applyAppHeaders, replaceLocalhost, toNameAddr } from './header-policy';
 import type { Flow, OutgoingRequest } from './pending';
 
 const log = createLogger('sip-out');
@@ -65,7 +65,7 @@ export class AppRequests {
     // From: the app's (localhost rewritten) or our address; always tagged (§4.3).
     const contactUri = this.e.contactFor(flow.transport, flow.address);
     let from = appHeader(appMsg, 'from');
-    from = from ? replaceLocalhost(from, hostport) : contactUri;
+    from = from ? toNameAddr(replaceLocalhost(from, hostport)) : contactUri;
     let localTag = getTag(from);
     if (!localTag) {
       localTag = this.e.newTag();
@@ -73,13 +73,13 @@ export class AppRequests {
     }
     req.addHeader('From', from);
     const to = appHeader(appMsg, 'to');
-    req.addHeader('To', to ? replaceLocalhost(to, hostport) : `<${uri.toString()}>`);
+    req.addHeader('To', to ? toNameAddr(replaceLocalhost(to, hostport)) : `<${uri.toString()}>`);
     const callId = appHeader(appMsg, 'call-id') ?? `${this.e.newTag()}${this.e.newTag()}`;
     req.addHeader('Call-ID', callId);
     const appSeq = parseInt(appHeader(appMsg, 'cseq') ?? '', 10);
     req.addHeader('CSeq', `${Number.isFinite(appSeq) ? appSeq : this.e.newCSeq()} ${method}`);
     const appContacts = appMsg.headers.filter((h) => h.name.toLowerCase() === 'contact' || h.name.toLowerCase() === 'm');
-    for (const c of appContacts) req.addHeader('Contact', replaceLocalhost(c.value, hostport));
+    for (const c of appContacts) req.addHeader('Contact', toNameAddr(replaceLocalhost(c.value, hostport)));
     if (!appContacts.length && (method === 'INVITE' || method === 'SUBSCRIBE')) req.addHeader('Contact', contactUri);
     applyAppHeaders(req, appMsg.headers, { hostport, skip: NEW_REQUEST_SKIP });
     this.attachBody(req, appMsg);
@@ -204,7 +204,7 @@ export class AppRequests {
     const hostport = this.e.hostport(flow.transport, flow.address);
     const appContact = appHeader(appMsg, 'contact');
     if (appContact) {
-      req.addHeader('Contact', replaceLocalhost(appContact, hostport));
+      req.addHeader('Contact', toNameAddr(replaceLocalhost(appContact, hostport)));
       if (method === 'INVITE' || method === 'SUBSCRIBE') dialog.localContact = req.getHeader('Contact') ?? dialog.localContact;
     } else if (['INVITE', 'SUBSCRIBE', 'REFER', 'UPDATE', 'NOTIFY'].includes(method) && dialog.localContact) {
       req.addHeader('Contact', dialog.localContact);

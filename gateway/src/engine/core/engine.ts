@@ -33,6 +33,8 @@ import { DialogSender } from './dialog-sender';
 import { RegistrationCache } from './registration-cache';
 
 const log = createLogger('engine');
+/** SIP as it crosses the wire, at debug level (the engine's answer to sofia-loglevel). */
+const wireLog = createLogger('wire');
 
 export const ENGINE_VERSION = 'v0.9.3';
 
@@ -174,6 +176,7 @@ export class Engine {
       remotePort: m.remotePort,
       bytes: m.data.length,
     };
+    if (wireLog.isLevelEnabled('debug')) wireLog.debug({ from: `${m.protocol}/${m.remoteAddress}:${m.remotePort}` }, `recv ${m.data.length} bytes\n${m.data.toString('utf8')}`);
     let msg: SipRequest | SipResponse;
     try {
       msg = parseMessage(m.data);
@@ -243,25 +246,18 @@ export class Engine {
 
   /** Channel that sends responses back toward where a request came from (§18.2.2, RFC 3581). */
   responseChannel(info: InboundInfo): TransactionChannel {
-    const reliable = info.protocol !== 'udp';
-    return {
-      reliable,
-      send: (msg: SipMessage) =>
-        this.transportLayer.send(msg.toBuffer(), {
-          protocol: info.protocol,
-          address: info.remoteAddress,
-          port: info.remotePort,
-          connection: info.connection,
-          transport: info.transport,
-        }),
-    };
+    return this.requestChannel(info.protocol, info.remoteAddress, info.remotePort, info.transport, info.connection);
   }
 
   /** Channel toward a resolved destination, optionally pinned to a connection. */
   requestChannel(protocol: Protocol, address: string, port: number, transport: Transport, connection?: Connection): TransactionChannel {
     return {
       reliable: protocol !== 'udp',
-      send: (msg: SipMessage) => this.transportLayer.send(msg.toBuffer(), { protocol, address, port, connection, transport }),
+      send: (msg: SipMessage) => {
+        const data = msg.toBuffer();
+        if (wireLog.isLevelEnabled('debug')) wireLog.debug({ to: `${protocol}/${address}:${port}` }, `send ${data.length} bytes\n${data.toString('utf8')}`);
+        return this.transportLayer.send(data, { protocol, address, port, connection, transport });
+      },
     };
   }
 

@@ -3,7 +3,8 @@
  * drachtio-protocol §4.7): immutable headers are dropped, known headers replace the stack's,
  * custom headers are added with their names re-cased, `@localhost` is rewritten.
  */
-import { canonicalHeaderName, type SipMessage, type SipHeader } from '../sip/message';
+import { canonicalHeaderName, splitHeaderValues, type SipMessage, type SipHeader } from '../sip/message';
+import { formatNameAddr, parseNameAddr } from '../sip/headers';
 
 /** Headers an app may never set: the stack owns them. */
 const IMMUTABLE = new Set(['via', 'route', 'rseq', 'record-route', 'content-length']);
@@ -35,6 +36,23 @@ export function replaceLocalhost(value: string, hostport: string): string {
   return value.replace(/(sips?:(?:[^@;>\s]*@)?)localhost(?::\d+)?/gi, `$1${hostport}`);
 }
 
+/**
+ * Write addr-spec values (`sip:a@b;p=1`) in name-addr form (`<sip:a@b>;p=1`), as sofia does on
+ * the wire; RFC 3261 §20.10 gives both the same meaning, and peers often only parse the latter.
+ */
+export function toNameAddr(value: string): string {
+  if (value.includes('<') || value.trim() === '*') return value;
+  return splitHeaderValues(value)
+    .map((v) => {
+      try {
+        return formatNameAddr(parseNameAddr(v));
+      } catch {
+        return v;
+      }
+    })
+    .join(', ');
+}
+
 /** Normalised key for comparing names: case-insensitive, '-' same as '_' (§4.7). */
 export function headerKey(name: string): string {
   return canonicalHeaderName(name.replace(/_/g, '-')).toLowerCase();
@@ -50,7 +68,7 @@ export function applyAppHeaders(msg: SipMessage, appHeaders: readonly SipHeader[
     const key = headerKey(h.name);
     if (IMMUTABLE.has(key) || opts.skip?.has(key)) continue;
     if (/[\r\n]/.test(h.value)) continue;
-    const value = LOCALHOST_HEADERS.has(key) ? replaceLocalhost(h.value, opts.hostport) : h.value;
+    const value = LOCALHOST_HEADERS.has(key) ? toNameAddr(replaceLocalhost(h.value, opts.hostport)) : h.value;
     const name = wireHeaderName(h.name);
     if (!replaced.has(key)) {
       msg.setHeader(name, value);

@@ -5,7 +5,6 @@
 import { createLogger } from '../../logging/logger';
 import * as wire from '../control/wire';
 import type { Dialog } from '../dialog/dialog';
-import { parseRAck } from '../sip/headers';
 import type { SipRequest } from '../sip/message';
 import type { ServerTransaction } from '../transaction/transaction-layer';
 import type { Engine, InboundInfo } from './engine';
@@ -90,14 +89,12 @@ export class InDialogRequests {
   private onPrack(req: SipRequest, dialog: Dialog): void {
     const invite = dialog.incomingInviteTxnId ? this.e.incoming.get(dialog.incomingInviteTxnId) : undefined;
     if (!invite?.reliable) return;
-    try {
-      const rack = parseRAck(req.getHeader('RAck') ?? '');
-      if (rack.rseq === invite.reliable.rseq) {
-        invite.reliable.retransmit.stop();
-        invite.reliable = undefined;
-      }
-    } catch {
-      /* malformed RAck: the app sees the PRACK and answers it */
+    // RFC 3262 §7.2: RAck = response-num CSeq-num Method. Read the numbers leniently: some
+    // UACs (SIPp scenarios among them) repeat the method.
+    const m = /^\s*(\d+)\s+(\d+)/.exec(req.getHeader('RAck') ?? '');
+    if (m && Number(m[1]) === invite.reliable.rseq) {
+      invite.reliable.retransmit.stop();
+      invite.reliable = undefined;
     }
   }
 

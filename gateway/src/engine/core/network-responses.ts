@@ -104,6 +104,8 @@ export class NetworkResponses {
           parseInt(out.req.getHeader('CSeq') ?? '1', 10), { protocol: f.protocol, transport: f.transport, connection: f.connection, remoteAddress: f.address, remotePort: f.port }, out.req.method);
         d.app = out.app;
         d.cancelled = out.cancelled;
+        // Until a Contact says otherwise the remote target is the Request-URI (a 1xx may lack one).
+        d.remoteTarget = out.req.uri;
         d.localContact = out.req.getHeader('Contact') ?? '';
         d.inviteInProgress = { txnId: out.txnId, cseq: d.localCSeq };
         d.localSdp = out.req.body.length ? out.req.body : undefined;

@@ -22,8 +22,9 @@ import type { Engine } from '../core/engine';
 import { applyAppHeaders } from '../core/header-policy';
 import type { Flow } from '../core/pending';
 import { buildResponse } from '../core/responses';
-import { buildCancel, cloneRequest, recordRouteValue, resolveFlow, RoutingError } from './proxy-sip';
+import { buildCancel, cloneRequest, insertTopHeader, recordRouteValue, resolveFlow, RoutingError } from './proxy-sip';
 import type { RequestTemplate } from './request-template';
+import { FLOW_PARAM, makeFlowToken } from './flow-token';
 
 const log = createLogger('proxy');
 
@@ -110,14 +111,16 @@ export class ProxyBranch {
       const out = recordRouteValue(flow.transport, flow.address);
       if (req.method === 'REGISTER') {
         // RFC 3327: Path instead of Record-Route for registrations.
-        req.prependHeader('Path', out);
+        insertTopHeader(req, 'Path', out);
         if (!req.getHeaderValues('Require').some((v) => v.toLowerCase() === 'path')) req.addHeader('Require', 'path');
       } else {
         // RFC 5658 double Record-Route when the two sides use different transports: the entry
         // for the inbound side sits below the one for the outbound side.
-        const inbound = recordRouteValue(tpl.inbound.transport, tpl.inbound.remoteAddress);
-        if (inbound !== out) req.prependHeader('Record-Route', inbound);
-        req.prependHeader('Record-Route', out);
+        // The inbound entry carries a flow token when the request came over a connection.
+        const conn = tpl.inbound.connection;
+        const inbound = recordRouteValue(tpl.inbound.transport, tpl.inbound.remoteAddress, conn ? `;${FLOW_PARAM}=${makeFlowToken(conn.id)}` : '');
+        if (inbound !== out) insertTopHeader(req, 'Record-Route', inbound);
+        insertTopHeader(req, 'Record-Route', out);
       }
     }
     req.prependHeader('Via', e.dialogSender.via(flow, this.branchId));

@@ -15,15 +15,14 @@ import * as wire from '../control/wire';
 import { getTag, parseNameAddr, withTag } from '../sip/headers';
 import type { SipRequest, SipResponse } from '../sip/message';
 import { tryParseUri } from '../sip/uri';
-import { NonInviteClientTransaction } from '../transaction/non-invite-client';
-import { clientKeyFor, newBranch } from '../transaction/transaction-layer';
 import type { Engine, InboundInfo } from '../core/engine';
 import type { IncomingRequest } from '../core/pending';
 import { buildResponse } from '../core/responses';
 import { chooseBest, upstreamStatusFor, type ResponseCandidate } from './best-response';
 import { ProxyBranch, type BranchOwner } from './proxy-branch';
 import type { ProxyOptions } from './proxy-command';
-import { cloneRequest, decrementMaxForwards, isOurUri, popOwnRoutes, routeUri, upstreamCopy } from './proxy-sip';
+import { relayToBranch } from './in-setup-relay';
+import { routeUri, upstreamCopy } from './proxy-sip';
 import { buildTemplate, type RequestTemplate } from './request-template';
 
 const log = createLogger('proxy');
@@ -334,27 +333,7 @@ export class ProxyOperation implements BranchOwner {
     const toTag = getTag(req.getHeader('To') ?? '');
     const b = (toTag && live.find((x) => x.toTags.has(toTag))) || live[0];
     if (!b?.req || !b.flow) return false;
-    const flow = b.flow;
-    const nist = this.e.networkRequests.createServerTransaction(req, info);
-    const fwd = cloneRequest(req);
-    popOwnRoutes(this.e, fwd, false);
-    if (!decrementMaxForwards(fwd)) {
-      nist.respond(buildResponse(req, 483, undefined, this.tag()));
-      return true;
-    }
-    if (isOurUri(this.e, fwd.uri)) fwd.uri = b.req.uri;
-    const branch = newBranch();
-    fwd.prependHeader('Via', this.e.dialogSender.via(flow, branch));
-    const channel = this.e.requestChannel(flow.protocol, flow.address, flow.port, flow.transport, flow.connection);
-    const nict = new NonInviteClientTransaction(this.e.newTxnId(), clientKeyFor(branch, fwd.method), fwd, channel, this.e.timers, {
-      onResponse: (res) => {
-        if (res.status > 100) nist.respond(upstreamCopy(res));
-      },
-      onTimeout: () => nist.respond(buildResponse(req, 408, undefined, this.tag())),
-      onTransportError: () => nist.respond(buildResponse(req, 503, undefined, this.tag())),
-    });
-    this.e.txns.addClient(nict);
-    nict.start();
+    relayToBranch(this.e, req, info, b, this.tag());
     return true;
   }
 

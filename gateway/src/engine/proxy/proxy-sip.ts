@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { parseNameAddr } from '../sip/headers';
-import { SipRequest, SipResponse, type SipMessage } from '../sip/message';
+import { headerKey, SipRequest, SipResponse, type SipMessage } from '../sip/message';
 import { tryParseUri, type SipUri } from '../sip/uri';
 import type { Connection, Protocol, Transport } from '../transport';
 import { isLocalHost, protocolOf, resolveUri, selectTransport, transportUri } from '../core/destinations';
@@ -94,8 +94,8 @@ export function popOwnRoutes(e: Engine, req: SipRequest, needLr: boolean): numbe
 }
 
 /** `<sip:HOST:PORT[;transport=x];lr>` for Record-Route and Path (drachtio-protocol §11.2). */
-export function recordRouteValue(t: Transport, towardAddress?: string): string {
-  return `<${transportUri(t, towardAddress, ';lr')}>`;
+export function recordRouteValue(t: Transport, towardAddress?: string, extraParams = ''): string {
+  return `<${transportUri(t, towardAddress, `;lr${extraParams}`)}>`;
 }
 
 /**
@@ -162,12 +162,24 @@ export function isIpLiteral(host: string): boolean {
   return isIP(host) !== 0;
 }
 
+/** One message on a flow, through the engine's channel (so it is wire-logged like the rest). */
 export function sendOn(e: Engine, flow: Flow, msg: SipMessage): Promise<unknown> {
-  return e.transportLayer.send(msg.toBuffer(), {
-    protocol: flow.protocol,
-    address: flow.address,
-    port: flow.port,
-    connection: flow.connection,
-    transport: flow.transport,
-  });
+  return e.requestChannel(flow.protocol, flow.address, flow.port, flow.transport, flow.connection).send(msg);
+}
+
+/**
+ * Insert a Record-Route (or Path) value above the existing ones (RFC 3261 §16.6 step 4), keeping
+ * the Via block together: before the first line of that header, else right after the last Via.
+ */
+export function insertTopHeader(msg: SipMessage, name: 'Record-Route' | 'Path', value: string): void {
+  const key = name.toLowerCase();
+  const lines = msg.headers;
+  let at = lines.findIndex((h) => headerKey(h.name) === key);
+  if (at < 0) {
+    at = 0;
+    lines.forEach((h, i) => {
+      if (headerKey(h.name) === 'via') at = i + 1;
+    });
+  }
+  lines.splice(at, 0, { name, value });
 }

@@ -4,6 +4,7 @@
  * test-framework imports, so it type-checks with the rest of the source.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { connect, type Socket as NetSocket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { parseMessage } from '../sip/parser';
 import { getTag, parseNameAddr, withTag } from '../sip/headers';
@@ -19,49 +20,30 @@ export interface Received {
 
 const rand = () => randomBytes(5).toString('hex');
 
-export class SipPeer {
+/** Everything an endpoint received, and waiting for what it has not received yet. */
+class MessageLog {
   readonly received: Received[] = [];
   private waiters: Array<{ pred: (m: AnyMsg) => boolean; resolve: (m: AnyMsg) => void }> = [];
   onMessage?: (r: Received) => void;
 
-  private constructor(
-    private readonly sock: Socket,
-    readonly port: number,
-    readonly name: string,
-  ) {
-    sock.on('message', (data, rinfo) => {
-      let msg: AnyMsg;
-      try {
-        msg = parseMessage(data) as AnyMsg;
-      } catch {
-        return;
+  constructor(readonly name: string) {}
+
+  protected deliver(data: Buffer, address: string, port: number): void {
+    let msg: AnyMsg;
+    try {
+      msg = parseMessage(data) as AnyMsg;
+    } catch {
+      return;
+    }
+    const r = { msg, address, port };
+    this.received.push(r);
+    this.onMessage?.(r);
+    for (const w of [...this.waiters]) {
+      if (w.pred(msg)) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve(msg);
       }
-      const r = { msg, address: rinfo.address, port: rinfo.port };
-      this.received.push(r);
-      this.onMessage?.(r);
-      for (const w of [...this.waiters]) {
-        if (w.pred(msg)) {
-          this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(msg);
-        }
-      }
-    });
-  }
-
-  static open(name: string): Promise<SipPeer> {
-    const sock = createSocket('udp4');
-    return new Promise((resolve, reject) => {
-      sock.once('error', reject);
-      sock.bind(0, '127.0.0.1', () => resolve(new SipPeer(sock, sock.address().port, name)));
-    });
-  }
-
-  get uri(): string {
-    return `sip:${this.name}@127.0.0.1:${this.port}`;
-  }
-
-  send(msg: SipMessage, port: number, address = '127.0.0.1'): void {
-    this.sock.send(msg.toBuffer(), port, address);
+    }
   }
 
   /** The first message (already received or still to come) that satisfies pred. */
@@ -91,9 +73,81 @@ export class SipPeer {
   responses(status?: number): SipResponse[] {
     return this.received.map((r) => r.msg).filter((m): m is SipResponse => !m.isRequest && (status === undefined || (m as SipResponse).status === status));
   }
+}
+
+/** A SIP endpoint on a UDP socket bound to 127.0.0.1. */
+export class SipPeer extends MessageLog {
+  private constructor(
+    private readonly sock: Socket,
+    readonly port: number,
+    name: string,
+  ) {
+    super(name);
+    sock.on('message', (data, rinfo) => this.deliver(data, rinfo.address, rinfo.port));
+  }
+
+  static open(name: string): Promise<SipPeer> {
+    const sock = createSocket('udp4');
+    return new Promise((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(0, '127.0.0.1', () => resolve(new SipPeer(sock, sock.address().port, name)));
+    });
+  }
+
+  get uri(): string {
+    return `sip:${this.name}@127.0.0.1:${this.port}`;
+  }
+
+  send(msg: SipMessage, port: number, address = '127.0.0.1'): void {
+    this.sock.send(msg.toBuffer(), port, address);
+  }
 
   close(): void {
     this.sock.close();
+  }
+}
+
+/** A SIP client on one TCP connection (RFC 3261 §18.3 framing by Content-Length). */
+export class TcpSipClient extends MessageLog {
+  private buf = Buffer.alloc(0);
+
+  private constructor(
+    private readonly sock: NetSocket,
+    name: string,
+  ) {
+    super(name);
+    sock.on('data', (chunk: Buffer) => {
+      this.buf = Buffer.concat([this.buf, chunk]);
+      for (;;) {
+        const end = this.buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = this.buf.subarray(0, end).toString('latin1');
+        const len = Number(/\r\n(?:content-length|l)\s*:\s*(\d+)/i.exec(head)?.[1] ?? 0);
+        if (this.buf.length < end + 4 + len) return;
+        const msg = this.buf.subarray(0, end + 4 + len);
+        this.buf = this.buf.subarray(end + 4 + len);
+        this.deliver(Buffer.from(msg), sock.remoteAddress ?? '', sock.remotePort ?? 0);
+      }
+    });
+  }
+
+  static open(name: string, port: number): Promise<TcpSipClient> {
+    return new Promise((resolve, reject) => {
+      const sock = connect({ host: '127.0.0.1', port }, () => resolve(new TcpSipClient(sock, name)));
+      sock.once('error', reject);
+    });
+  }
+
+  get localPort(): number {
+    return this.sock.localPort ?? 0;
+  }
+
+  send(msg: SipMessage): void {
+    this.sock.write(msg.toBuffer());
+  }
+
+  close(): void {
+    this.sock.destroy();
   }
 }
 

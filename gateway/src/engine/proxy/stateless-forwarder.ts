@@ -14,12 +14,13 @@ import { getTag, parseCSeq, parseVia, type Via } from '../sip/headers';
 import type { SipRequest, SipResponse } from '../sip/message';
 import { SipUri, tryParseUri } from '../sip/uri';
 import { MAGIC_COOKIE } from '../transaction/transaction-layer';
-import type { Protocol } from '../transport';
+import type { Connection, Protocol } from '../transport';
 import { isLocalHost, resolveUri, selectTransport, stripBrackets } from '../core/destinations';
 import type { Engine, InboundInfo } from '../core/engine';
 import type { Flow } from '../core/pending';
 import { buildResponse } from '../core/responses';
-import { decrementMaxForwards, DEFAULT_PORTS, isOurUri, popOwnRoutes, protocolOfVia, resolveFlow, routeUri, sendOn } from './proxy-sip';
+import { FLOW_PARAM, readFlowToken } from './flow-token';
+import { decrementMaxForwards, DEFAULT_PORTS, flowOfConnection, isOurUri, popOwnRoutes, protocolOfVia, resolveFlow, routeUri, sendOn } from './proxy-sip';
 
 const log = createLogger('proxy');
 
@@ -71,11 +72,16 @@ export class StatelessForwarder {
     if (!getTag(req.getHeader('To') ?? '') || !top.params.has('lr')) return 'not-routed';
     // Our own entries at the top: one, or two when we Record-Routed both sides (RFC 5658).
     let own = 0;
+    let flowId: string | undefined;
     while (own < routes.length) {
       const u = routeUri(routes[own]);
       if (!u || !isOurUri(this.e, u) || !u.params.has('lr')) break;
+      flowId ??= readFlowToken(u.params.get(FLOW_PARAM));
       own++;
     }
+    // A flow token names the connection toward the previous hop of the other side; it is used
+    // unless the request came in on that connection itself (RFC 5626 §5.3 logic).
+    const pinned = flowId && flowId !== info.connection?.id ? this.e.transportLayer.getConnection(flowId) : undefined;
     let nextHop: SipUri | undefined;
     let strictNext = false;
     if (own < routes.length) {
@@ -106,14 +112,14 @@ export class StatelessForwarder {
       return 'forwarded';
     }
     const cacheKey = own < routes.length && !strictNext ? undefined : req.uri;
-    void this.send(req, info, nextHop, branch, cacheKey);
+    void this.send(req, info, nextHop, branch, cacheKey, pinned);
     return 'forwarded';
   }
 
-  private async send(req: SipRequest, info: InboundInfo, nextHop: SipUri, branch: string, cacheKey: string | undefined): Promise<void> {
+  private async send(req: SipRequest, info: InboundInfo, nextHop: SipUri, branch: string, cacheKey: string | undefined, pinned?: Connection): Promise<void> {
     let flow: Flow;
     try {
-      flow = await resolveFlow(this.e, nextHop, cacheKey);
+      flow = pinned && !pinned.closed ? flowOfConnection(pinned) : await resolveFlow(this.e, nextHop, cacheKey);
     } catch (err) {
       log.info({ method: req.method, callId: req.callId, nextHop: nextHop.toString(), err: (err as Error).message }, 'in-dialog request not forwarded');
       this.reject(req, info, nextHop.host.endsWith('.invalid') ? 480 : 503);

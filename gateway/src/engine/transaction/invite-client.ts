@@ -70,6 +70,7 @@ export class InviteClientTransaction extends Transaction<InviteClientState> {
         if (status < 200) {
           this.state = 'proceeding';
           this.timers.stop('A');
+          this.timers.stop('B'); // Timer B only runs in Calling (§17.1.1.2); Timer C is the proxy's.
           if (!this.gotProvisional) {
             this.gotProvisional = true;
             const waiters = this.provisionalWaiters;
