@@ -98,7 +98,7 @@ function sh(cmd, args) {
 }
 
 function machineInfo() {
-  const sippV = spawnSync('sipp', ['-v'], { encoding: 'utf8' });
+  const sippV = spawnSync(requireSipp(), ['-v'], { encoding: 'utf8' });
   const sippVersion = /SIPp v[^\s]+?(?=\.?\s|$)/.exec(`${sippV.stdout ?? ''}${sippV.stderr ?? ''}`)?.[0] ?? 'SIPp ?';
   return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', node: process.version, sipp: sippVersion, loadAverageAtStart: loadavg().map((x) => x.toFixed(2)) };
 }

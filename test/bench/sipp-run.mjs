@@ -1,7 +1,7 @@
 // One SIPp run to completion: builds the command line (always -sn/-sf, -m, -p/-cp/-mp, -nostdin,
 // wrapped in `timeout`), runs it in its own work directory, and parses the -trace_stat CSV,
 // the -trace_counts CSV (per-message retransmissions/timeouts/unexpected) and the final screen.
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { findExecutable, spawnManaged } from './processes.mjs';
 import { childPids } from './cpu-sampler.mjs';
@@ -10,14 +10,28 @@ export class SippMissingError extends Error {}
 
 /** Path of sipp, or throws SippMissingError with the fix. */
 export function requireSipp() {
-  const sipp = findExecutable('sipp');
+  const override = process.env.SIPP; // e.g. SIPP=/opt/sipp/bin/sipp
+  let sipp;
+  if (!override) sipp = findExecutable('sipp');
+  else if (override.includes('/')) sipp = isExecutable(override) ? override : undefined;
+  else sipp = findExecutable(override);
   if (!sipp) {
     throw new SippMissingError(
-      'sipp (SIPp 3.6) is not installed or not on PATH. Run `npm run setup` (installs the Debian package sip-tester as root), then retry `npm run bench`.',
+      `sipp (SIPp 3.6) ${override ? `at SIPP=${override} ` : ''}is not installed or not on PATH.\n` +
+        "  Fix: run 'npm run setup' (installs the Debian package sip-tester when run as root), then 'npm run bench' again.",
     );
   }
   if (!findExecutable('timeout')) throw new SippMissingError('coreutils `timeout` is missing from PATH');
   return sipp;
+}
+
+function isExecutable(path) {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Splits a `;`-separated SIPp CSV into rows of cells. */

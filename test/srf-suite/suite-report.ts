@@ -15,6 +15,19 @@ function lastLines(text: string, count: number): string {
   return lines.length <= count ? lines.join('\n') : [`[... ${lines.length - count} lines above ...]`, ...lines.slice(-count)].join('\n');
 }
 
+/** The message table of SIPp's last scenario screen (what it sent and received), or the output's tail. */
+export function sippMessageTable(output: string): string {
+  const lines = output.split('\n');
+  const header = lines.map((line) => line.includes('Messages  Retrans')).lastIndexOf(true);
+  if (header < 0) return lastLines(output, 15);
+  const end = lines.findIndex((line, index) => index > header && line.startsWith('-----'));
+  const callsLine = lines.slice(0, header).reverse().find((line) => /Total-calls/.test(line));
+  const totals = callsLine ? lines[lines.indexOf(callsLine) + 1] ?? '' : '';
+  return [totals.trim() ? `  (port, total time, calls, transport): ${totals.trim().replace(/\s+/g, ' ')}` : '', ...lines.slice(header, end < 0 ? undefined : end)]
+    .filter((line) => line.trim())
+    .join('\n');
+}
+
 /** One line: assertions passed/failed, duration, result. */
 export function summaryLine(run: SrfSuiteRun, problems: readonly string[]): string {
   const seconds = (run.durationMs / 1000).toFixed(1);
@@ -48,7 +61,7 @@ export function failureReport(run: SrfSuiteRun, problems: readonly string[], opt
       run.sippUases
         .map((uas) => {
           const state = [uas.listening ? 'listening' : 'NOT LISTENING', uas.earlyExit].filter(Boolean).join(', ');
-          return `--- ${uas.containerName} ${uas.address}:5060 (${state}) log ${uas.logFile}\n${lastLines(uas.outputTail, 25)}`;
+          return `--- ${uas.containerName} ${uas.address}:5060 (${state}) log ${uas.logFile}\n${sippMessageTable(uas.outputTail)}`;
         })
         .join('\n'),
     ),

@@ -317,7 +317,7 @@ async function collectAndStop(
       const result = await sipp.stop(2000);
       const record = run.sippUases[index];
       if (!record) return;
-      record.outputTail = result.output.split('\n').slice(-40).join('\n');
+      record.outputTail = result.output.split('\n').slice(-80).join('\n');
       if (exitedEarly) record.earlyExit = `${role.containerName} exited during the run (code ${result.exitCode}, signal ${result.signal})`;
     }),
   );

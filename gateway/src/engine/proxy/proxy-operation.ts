@@ -8,10 +8,21 @@
  *       +--all branches failed, no targets left--> best response forwarded (§16.7 step 6)
  *
  * The operation ends when its server transaction has terminated and no branch is active.
+ *
+ * Reporting to the app (fullResponse, §6): every final response of a branch (also the 408/503
+ * we generate for a branch on Timer B/C, provisional timeout or transport failure) becomes a
+ * `continue` message. They are sent together with `done` once the outcome is known - at the
+ * first 2xx, or when the best response was chosen - with the response that went upstream last,
+ * because srf takes the last one as `finalStatus`. Finals arriving after `done` are not reported.
+ *
+ * Reliable provisionals (RFC 3262) pass through unchanged instead of getting a proxy-local RSeq
+ * as in drachtio-server: RSeq is scoped to the early dialog (To tag) that sent it and every branch
+ * creates its own early dialogs, so the sequences of different branches never meet at the UAC.
+ * PRACKs follow our Record-Route (stateless-forwarder.ts) or, without one, are relayed to the
+ * branch whose To tag they carry (in-setup-relay.ts).
  */
 import { createLogger } from '../../logging/logger';
 import type { AppConnection } from '../control/app-connection';
-import * as wire from '../control/wire';
 import { getTag, parseNameAddr, withTag } from '../sip/headers';
 import type { SipRequest, SipResponse } from '../sip/message';
 import { tryParseUri } from '../sip/uri';
@@ -22,6 +33,7 @@ import { chooseBest, upstreamStatusFor, type ResponseCandidate } from './best-re
 import { ProxyBranch, type BranchOwner } from './proxy-branch';
 import type { ProxyOptions } from './proxy-command';
 import { relayToBranch } from './in-setup-relay';
+import { ProxyReporter, type Report } from './proxy-reporter';
 import { routeUri, upstreamCopy } from './proxy-sip';
 import { buildTemplate, type RequestTemplate } from './request-template';
 
@@ -30,12 +42,6 @@ const log = createLogger('proxy');
 /** Methods sent inside the early dialog that we relay to a live branch (§7.2 "INFO during set-up"). */
 const IN_SETUP_METHODS = new Set(['INFO', 'PRACK', 'UPDATE']);
 const COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"';
-
-/** A final response as reported to the app in a `continue` message (§6). */
-interface Report {
-  meta: wire.WireMeta;
-  text: string;
-}
 
 interface Candidate extends ResponseCandidate {
   res: SipResponse;
@@ -61,10 +67,7 @@ export class ProxyOperation implements BranchOwner {
   private answered?: SipResponse;
   /** The server transaction ended before we could answer (transport failure, shutdown). */
   private upstreamGone = false;
-  private doneSent = false;
-  private readonly reports: Report[] = [];
-  /** The report of the response that went upstream: sent last so srf's finalStatus matches. */
-  private finalReport?: Report;
+  private readonly reporter: ProxyReporter;
   private readonly candidates: Candidate[] = [];
   private seq = 0;
   private localTag?: string;
@@ -73,11 +76,12 @@ export class ProxyOperation implements BranchOwner {
   constructor(
     private readonly host: OperationHost,
     readonly e: Engine,
-    private readonly app: AppConnection,
-    private readonly msgId: string,
+    app: AppConnection,
+    msgId: string,
     readonly pending: IncomingRequest,
     private readonly opts: ProxyOptions,
   ) {
+    this.reporter = new ProxyReporter(app, msgId);
     this.template = buildTemplate(e, pending.req, pending.info, opts.recordRoute, opts.headers);
   }
 
@@ -160,10 +164,7 @@ export class ProxyOperation implements BranchOwner {
     this.everStarted = true;
     if (this.isInvite && b.req) this.e.cdrs.emit('cdr:attempt', 'application', undefined, b.req);
     // Without fullResponse (HTTP-routed proxies) the app only learns that forwarding started.
-    if (!this.opts.fullResponse && !this.doneSent) {
-      this.doneSent = true;
-      this.app.send(wire.proxyDone(this.msgId));
-    }
+    if (!this.opts.fullResponse) this.reporter.finishQuietly();
   }
 
   /** Nothing left to wait for: answer upstream if not done yet, tell the app, maybe end. */
@@ -187,22 +188,21 @@ export class ProxyOperation implements BranchOwner {
         up = buildResponse(this.request, 408, undefined, this.tag()); // §16.7 step 6: none at all
       } else if (upstreamStatusFor(best.status) !== best.status) {
         up = buildResponse(this.request, upstreamStatusFor(best.status), undefined, this.tag());
-        this.finalReport = best.report;
+        this.reporter.markForwarded(best.report);
       } else {
         up = upstreamCopy(best.res);
-        this.finalReport = best.report;
+        this.reporter.markForwarded(best.report);
       }
       this.answerUpstream(up);
       this.cdrStop(up);
     }
-    this.sendDone();
+    this.reporter.finish();
     this.maybeEnd();
   }
 
   /** §7.2: no target could even be started. */
   private failNoTarget(): void {
-    this.doneSent = true;
-    this.app.send(wire.nok(this.msgId, 'error proxying request to '));
+    this.reporter.fail('error proxying request to ');
     const res = buildResponse(this.request, 500, undefined, this.tag());
     this.answerUpstream(res);
     this.cdrStop(res);
@@ -218,15 +218,15 @@ export class ProxyOperation implements BranchOwner {
   }
 
   onBranchFinal(b: ProxyBranch, res: SipResponse, synthetic: boolean): void {
-    const report = this.reportFor(b, res);
+    const report = ProxyReporter.reportOf(b.flow, res);
     if (res.status < 300) return this.onSuccess(res, report, b);
-    this.reports.push(report);
+    this.reporter.add(report);
     if (this.answered || this.upstreamGone) return this.checkComplete();
     // §16.5/§16.7 step 4: recurse on a redirect's Contacts instead of keeping the 3xx.
     if (res.status < 400 && this.opts.followRedirects && !this.searchStopped && this.recurse(res)) return this.checkComplete();
     if (!synthetic && (res.status === 401 || res.status === 407)) {
       // drachtio: a challenge ends the search and goes upstream right away.
-      this.finalReport = report;
+      this.reporter.markForwarded(report);
       const up = upstreamCopy(res);
       this.answerUpstream(up);
       this.cdrStop(up);
@@ -250,7 +250,7 @@ export class ProxyOperation implements BranchOwner {
       this.forwardRaw(upstreamCopy(res));
       return;
     }
-    this.onSuccess(res, this.reportFor(b, res), b);
+    this.onSuccess(res, ProxyReporter.reportOf(b.flow, res), b);
   }
 
   /** §16.7 step 5 and step 10: forward every 2xx; the first one cancels the other branches. */
@@ -263,14 +263,14 @@ export class ProxyOperation implements BranchOwner {
         this.e.cdrs.emit('cdr:start', 'application', 'proxy-uas', up);
       }
       this.learnRegistration(up);
-      this.reports.push(report);
-      this.finalReport = report;
+      this.reporter.add(report);
+      this.reporter.markForwarded(report);
       this.stopSearch();
       this.cancelActive(winner, COMPLETED_ELSEWHERE);
-      this.sendDone();
+      this.reporter.finish();
     } else if (this.isInvite) {
       if (!this.serverTxn.respond(up)) this.forwardRaw(up);
-      if (!this.doneSent) this.reports.push(report);
+      this.reporter.add(report);
     }
     this.checkComplete();
   }
@@ -348,32 +348,6 @@ export class ProxyOperation implements BranchOwner {
     for (const b of this.branches) if (b !== except && b.active) b.cancel(reason);
   }
 
-  private reportFor(b: ProxyBranch, res: SipResponse): Report {
-    const text = res.toString();
-    const flow = b.flow;
-    return {
-      meta: {
-        source: 'network',
-        bytes: Buffer.byteLength(text),
-        protocol: flow?.protocol ?? 'udp',
-        address: flow?.address ?? '',
-        port: flow?.port ?? '',
-        time: wire.wireTime(),
-      },
-      text,
-    };
-  }
-
-  /** `continue` for every final response, the forwarded one last, then `done` (§6, §7.2). */
-  private sendDone(): void {
-    if (this.doneSent) return;
-    this.doneSent = true;
-    const ordered = this.reports.filter((r) => r !== this.finalReport);
-    if (this.finalReport) ordered.push(this.finalReport);
-    for (const r of ordered) this.app.send(wire.proxyContinue(this.msgId, r.meta, r.text));
-    this.app.send(wire.proxyDone(this.msgId));
-  }
-
   private cdrStop(res: SipResponse): void {
     if (this.isInvite && res.status >= 300) this.e.cdrs.emit('cdr:stop', 'application', res.status === 487 ? 'call-canceled' : 'call-rejected', res);
   }
@@ -398,14 +372,14 @@ export class ProxyOperation implements BranchOwner {
       this.upstreamGone = true;
       this.stopSearch();
       this.cancelActive();
-      this.sendDone();
+      this.reporter.finish();
     }
     this.maybeEnd();
   }
 
   /** The operation is over once upstream is settled, the app told, and no branch is active. */
   private maybeEnd(): void {
-    if (this.ended || !this.doneSent || !this.serverTxn.terminated) return;
+    if (this.ended || !this.reporter.done || !this.serverTxn.terminated) return;
     if (this.starting > 0 || this.branches.some((b) => b.active)) return;
     this.ended = true;
     for (const b of this.branches) b.destroy();
