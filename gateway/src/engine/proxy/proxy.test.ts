@@ -438,6 +438,20 @@ describe('proxy core (drachtio-protocol §7, RFC 3261 §16)', () => {
     expect(a.requests('INVITE')).toHaveLength(1);
   });
 
+  it('a request whose top Route is not ours is left to the core (here: 481 for an unknown dialog)', async () => {
+    const p = await peer('stray');
+    const bye = new SipRequest('BYE', `sip:bob@127.0.0.1:${enginePort}`);
+    bye.addHeader('Via', `SIP/2.0/UDP 127.0.0.1:${p.port};branch=z9hG4bKstray1;rport`);
+    bye.addHeader('Route', '<sip:192.0.2.1:5060;lr>');
+    bye.addHeader('Max-Forwards', '70');
+    bye.addHeader('From', '<sip:alice@example.com>;tag=s1');
+    bye.addHeader('To', '<sip:bob@example.com>;tag=s2');
+    bye.addHeader('Call-ID', 'stray-1@proxy-test');
+    bye.addHeader('CSeq', '5 BYE');
+    p.send(bye, enginePort);
+    await p.waitFor(isResponse(481, 'BYE'), '481');
+  });
+
   it('leaves no operation behind', async () => {
     await eventually(() => engine.proxy.size === 0, `proxy.size to reach 0 (is ${engine.proxy.size})`, 15_000);
   }, 20_000);
