@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 const live = new Map(); // pgid -> { name, child }
 let watchdog;
 let handlersInstalled = false;
+let shuttingDown = false;
 
 /** Absolute path of an executable on PATH (plus sbin dirs), or undefined. */
 export function findExecutable(name) {
@@ -62,6 +63,7 @@ export function installCleanupHandlers() {
     tellWatchdog('quit');
   });
   const onSignal = (signal) => {
+    shuttingDown = true;
     process.stderr.write(`\nbench: ${signal}, stopping children...\n`);
     for (const pgid of live.keys()) killGroup(pgid, 'SIGTERM');
     setTimeout(() => process.exit(130), 1500).unref();
@@ -83,6 +85,7 @@ export function installCleanupHandlers() {
  */
 export function spawnManaged(name, command, args, { cwd, env, logFile, ipc = false } = {}) {
   installCleanupHandlers();
+  if (shuttingDown) throw new Error(`not starting ${name}: the bench is shutting down`);
   const stdio = ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'];
   const child = spawn(command, args, { cwd, env: env ?? process.env, stdio, detached: true });
   let tail = '';

@@ -5,15 +5,17 @@ import { dirname } from 'node:path';
 
 const v = (x) => (x === undefined || x === null || Number.isNaN(x) ? '–' : String(x));
 
+const loop = (p) => (p ? `${p.loopP99MsWorstSecond}/${p.loopMaxMs}` : '–');
+
 function stepTable(steps, unit) {
   const lines = [
-    `| offered ${unit}/s | achieved ${unit}/s | ${unit}s | ok | failed | retrans (sent/recv) | avg resp ms | engine CPU % | app CPU % | sipp CPU % | engine peak RSS MiB | app peak RSS MiB |`,
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| offered ${unit}/s | achieved ${unit}/s | ${unit}s | ok | failed | retrans (sent/recv) | avg resp ms | engine CPU % | app CPU % | sipp CPU % | engine peak RSS MiB | app peak RSS MiB | loop delay p99/max ms engine | app |`,
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const s of steps) {
     lines.push(
       `| ${s.offeredRate} | ${v(s.achievedRate)} | ${s.calls} | ${s.successful} | ${s.failed} | ${s.retransmissions} (${v(s.retransSent)}/${v(s.retransRecv)}) | ` +
-        `${v(s.avgResponseMs)} | ${v(s.engineCpuPercent)} | ${v(s.appCpuPercent)} | ${v(s.sippCpuPercent)} | ${v(s.enginePeakRssMiB)} | ${v(s.appPeakRssMiB)} |`,
+        `${v(s.avgResponseMs)} | ${v(s.engineCpuPercent)} | ${v(s.appCpuPercent)} | ${v(s.sippCpuPercent)} | ${v(s.enginePeakRssMiB)} | ${v(s.appPeakRssMiB)} | ${loop(s.engineProbe)} | ${loop(s.appProbe)} |`,
     );
   }
   return lines.join('\n');
@@ -47,6 +49,7 @@ export function renderMarkdown(report) {
     `Machine: ${m.cpus}× ${m.cpuModel}, Node ${m.node}, ${m.sipp}, load average at start ${m.loadAverageAtStart.join(' ')}; ` +
       `engine, app and SIPp share these cores. Git ${report.git}.`,
     'CPU % is of one core, sampled from /proc/PID/stat over the step; peak RSS is VmHWM (reset per step where allowed).',
+    'loop delay = event-loop delay (perf_hooks, preloaded probe): worst per-second p99 / max over the step.',
     'retrans = SIPp retransmissions: sent (SIPp resent a request, the stack answered late) / recv (the stack resent a response).',
     '',
     benchSection('INVITE calls per second (answer app, UAC BYE)', 'call', report.invite),

@@ -8,6 +8,7 @@ import { freePort, tcpReachable } from './ports.mjs';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const ENGINE_CLI = join(REPO_ROOT, 'gateway/dist/cli/index.js');
+const PROBE = fileURLToPath(new URL('./probe.cjs', import.meta.url));
 const SECRET = 'cymru';
 
 /**
@@ -21,7 +22,8 @@ export async function startEngine({ logDir, profileDir, loglevel = 'error' }) {
   const sipPort = await freePort();
   const controlPort = await freePort();
   const contact = `sip:127.0.0.1:${sipPort};transport=udp`;
-  const nodeArgs = [];
+  const probeFile = join(logDir, 'engine.probe.jsonl');
+  const nodeArgs = ['--require', PROBE];
   if (profileDir) {
     mkdirSync(profileDir, { recursive: true });
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-name=engine.cpuprofile');
@@ -36,7 +38,8 @@ export async function startEngine({ logDir, profileDir, loglevel = 'error' }) {
     '--secret', SECRET,
     '--loglevel', loglevel,
   ];
-  const proc = spawnManaged('engine', process.execPath, args, { cwd: REPO_ROOT, logFile: join(logDir, 'engine.log') });
+  const env = { ...process.env, BENCH_PROBE_FILE: probeFile };
+  const proc = spawnManaged('engine', process.execPath, args, { cwd: REPO_ROOT, env, logFile: join(logDir, 'engine.log') });
   await waitFor(
     async () => {
       if (!proc.running) throw new Error(`engine exited during startup:\n${proc.tail().slice(-2000)}`);
@@ -47,23 +50,24 @@ export async function startEngine({ logDir, profileDir, loglevel = 'error' }) {
   return {
     proc,
     pid: proc.pid,
+    probeFile,
     sipPort,
     controlPort,
-    commandLine: `node ${args.map((a) => (a.includes(' ') || a.includes(';') ? `"${a}"` : a)).join(' ')}`.replace(REPO_ROOT, ''),
+    commandLine: `node ${args.slice(2).map((a) => (a.includes(' ') || a.includes(';') ? `"${a}"` : a)).join(' ')}`.replace(REPO_ROOT, ''),
   };
 }
 
 /** Starts test/bench/apps/<script> against the engine and waits for its `ready` message. */
 export async function startApp(script, engine, { logDir, profileDir }) {
   const file = fileURLToPath(new URL(`./apps/${script}`, import.meta.url));
-  const nodeArgs = profileDir
-    ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${script.replace(/\.mjs$/, '')}.cpuprofile`]
-    : [];
+  const probeFile = join(logDir, `${script.replace(/\.mjs$/, '')}.probe.jsonl`);
+  const nodeArgs = ['--require', PROBE];
+  if (profileDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${script.replace(/\.mjs$/, '')}.cpuprofile`);
   const proc = spawnManaged(
     script,
     process.execPath,
     [...nodeArgs, file, '--host', '127.0.0.1', '--port', String(engine.controlPort), '--secret', SECRET],
-    { cwd: REPO_ROOT, logFile: join(logDir, `${script}.log`), ipc: true },
+    { cwd: REPO_ROOT, env: { ...process.env, BENCH_PROBE_FILE: probeFile }, logFile: join(logDir, `${script}.log`), ipc: true },
   );
   let ready = false;
   let failure;
@@ -88,6 +92,7 @@ export async function startApp(script, engine, { logDir, profileDir }) {
   return {
     proc,
     pid: proc.pid,
+    probeFile,
     /** The app's counters, or undefined when it does not answer within 2 s. */
     stats() {
       if (!proc.running || !proc.child.connected) return Promise.resolve(undefined);

@@ -1,6 +1,7 @@
 // Stepped-rate runs shared by the INVITE and REGISTER benches: one SIPp run per rate while the
 // engine, app and sipp are sampled, a drain between steps, and the stop rule (first step with a
 // failed call, a retransmission or a SIPp timeout ends the series).
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sampler } from './cpu-sampler.mjs';
 import { freePort } from './ports.mjs';
@@ -26,6 +27,7 @@ export async function runStep({ rate, stepSeconds, engine, app, scenario, extraA
   const timeoutSec = Math.ceil(stepSeconds * 1.5 + holdMs / 1000 + recvTimeoutMs / 1000 + 10);
   const [localPort, mediaPort, controlPort] = [await freePort(), await freePort({ pairPlus2: true }), await freePort()];
   const appBefore = await app.stats();
+  const stepStartedAt = Date.now();
   const sampler = new Sampler(250)
     .track('engine', engine.pid, { resetPeak: true })
     .track('app', app.pid, { resetPeak: true });
@@ -49,6 +51,7 @@ export async function runStep({ rate, stepSeconds, engine, app, scenario, extraA
     },
   });
   const usage = sampler.stop();
+  const stepEndedAt = Date.now();
 
   // Drain: the app should end up holding nothing; then give the engine a moment more.
   let leftover;
@@ -85,6 +88,8 @@ export async function runStep({ rate, stepSeconds, engine, app, scenario, extraA
     sippCpuPercent: round(usage.sipp?.cpuPercent),
     enginePeakRssMiB: round(usage.engine.peakRssMiB),
     appPeakRssMiB: round(usage.app.peakRssMiB),
+    engineProbe: probeWindow(engine.probeFile, stepStartedAt, stepEndedAt),
+    appProbe: probeWindow(app.probeFile, stepStartedAt, stepEndedAt),
     peakRssIsPerStep: Boolean(usage.engine.peakIsStepLocal && usage.app.peakIsStepLocal),
     sippExit: sipp.exitCode,
     sippTimedOut: sipp.timedOut,
@@ -96,6 +101,34 @@ export async function runStep({ rate, stepSeconds, engine, app, scenario, extraA
   else if (failed > 0 && sipp.errorsHead) result.problem = `first SIPp errors:\n${sipp.errorsHead}`;
   result.sippCommand = sipp.commandLine;
   return result;
+}
+
+/** Aggregates the probe.cjs lines written between t0 and t1 (ms epoch; one line per second). */
+export function probeWindow(file, t0, t1) {
+  if (!file || !existsSync(file)) return undefined;
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      try {
+        return JSON.parse(l);
+      } catch {
+        return undefined;
+      }
+    })
+    .filter((l) => l && l.t > t0 && l.t <= t1 + 1000);
+  if (!lines.length) return undefined;
+  const max = (k) => Math.max(...lines.map((l) => l[k] ?? 0));
+  const sum = (k) => lines.reduce((a, l) => a + (l[k] ?? 0), 0);
+  return {
+    seconds: lines.length,
+    loopP99MsWorstSecond: max('loopP99Ms'),
+    loopMaxMs: max('loopMaxMs'),
+    gcMs: round(sum('gcMs'), 1),
+    gcMaxMs: max('gcMaxMs'),
+    heapUsedMiBMax: max('heapUsedMiB'),
+    arrayBuffersMiBMax: max('arrayBuffersMiB'),
+  };
 }
 
 function diff(after, before) {
@@ -125,7 +158,8 @@ export async function runSeries({ label, rates, stepSeconds, deadline, log, step
     steps.push(s);
     log(
       `${label}:   achieved ${s.achievedRate}/s, ok ${s.successful}, failed ${s.failed}, retrans ${s.retransmissions}, ` +
-        `engine ${s.engineCpuPercent}% CPU ${s.enginePeakRssMiB} MiB, app ${s.appCpuPercent}% CPU ${s.appPeakRssMiB} MiB, sipp ${s.sippCpuPercent}%`,
+        `engine ${s.engineCpuPercent}% CPU ${s.enginePeakRssMiB} MiB, app ${s.appCpuPercent}% CPU ${s.appPeakRssMiB} MiB, sipp ${s.sippCpuPercent}%, ` +
+        `loop delay max engine ${s.engineProbe?.loopMaxMs} ms / app ${s.appProbe?.loopMaxMs} ms`,
     );
     if (s.problem) log(`${label}:   ${s.problem.split('\n').slice(0, 8).join('\n    ')}`);
     if (!stepClean(s)) {

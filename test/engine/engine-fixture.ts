@@ -180,3 +180,82 @@ export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = 'con
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+// ---- helpers for raw peers building SIP by hand -------------------------------------------------
+
+/** A small SDP body. */
+export const SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
+
+/** Every value of a header (case-insensitive name, one entry per header line). */
+export function headers(msg: string, name: string): string[] {
+  const head = msg.split('\r\n\r\n')[0];
+  const re = new RegExp(`^${name}\\s*:\\s*(.*)$`, 'gim');
+  return [...head.matchAll(re)].map((m) => m[1].trim());
+}
+
+/** First value of a header, or undefined. */
+export function header(msg: string, name: string): string | undefined {
+  return headers(msg, name)[0];
+}
+
+/** branch parameter of the top Via. */
+export function branchOf(msg: string): string {
+  return /;branch=([^;,\s]+)/i.exec(header(msg, 'Via') ?? '')?.[1] ?? '';
+}
+
+export const methodOf = (m: string): string => /^([A-Z]+) sip/.exec(m)?.[1] ?? '';
+export const cseqMethodOf = (m: string): string => /\s(\S+)\s*$/.exec(header(m, 'CSeq') ?? '')?.[1] ?? '';
+
+/** A response a raw peer sends to a request it received (RFC 3261 §8.2.6). */
+export function respondTo(reqText: string, status: number, reason: string, opts: { toTag?: string; extra?: string; body?: string; contact?: string } = {}): string {
+  const body = opts.body ?? '';
+  let to = header(reqText, 'To') ?? '';
+  if (opts.toTag && !/;tag=/i.test(to)) to += `;tag=${opts.toTag}`;
+  return (
+    `SIP/2.0 ${status} ${reason}\r\n` +
+    headers(reqText, 'Via').map((v) => `Via: ${v}\r\n`).join('') +
+    `From: ${header(reqText, 'From')}\r\n` +
+    `To: ${to}\r\n` +
+    `Call-ID: ${header(reqText, 'Call-ID')}\r\n` +
+    `CSeq: ${header(reqText, 'CSeq')}\r\n` +
+    (opts.contact ? `Contact: ${opts.contact}\r\n` : '') +
+    (opts.extra ?? '') +
+    (body ? 'Content-Type: application/sdp\r\n' : '') +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+}
+
+/**
+ * ACK from a raw UAC. For a non-2xx final it is part of the INVITE transaction (§17.1.1.3:
+ * the INVITE's top Via); for a 2xx it is a new transaction (§13.2.2.4: new branch).
+ */
+export function ackTo(invite: string, finalResponse: string): string {
+  const non2xx = statusOf(finalResponse) >= 300;
+  const via = non2xx ? header(invite, 'Via')! : header(invite, 'Via')!.replace(/;branch=[^;,\s]+/, `;branch=z9hG4bK-ack-${++seq}-${Date.now()}`);
+  const ruri = /^INVITE (\S+)/.exec(invite)![1];
+  const cseq = parseInt(header(invite, 'CSeq')!, 10);
+  return (
+    `ACK ${ruri} SIP/2.0\r\nVia: ${via}\r\nMax-Forwards: 70\r\nFrom: ${header(invite, 'From')}\r\nTo: ${header(finalResponse, 'To')}\r\n` +
+    `Call-ID: ${header(invite, 'Call-ID')}\r\nCSeq: ${cseq} ACK\r\nContent-Length: 0\r\n\r\n`
+  );
+}
+
+/** CANCEL from a raw UAC for an INVITE it sent (RFC 3261 §9.1). */
+export function cancelOf(invite: string): string {
+  const ruri = /^INVITE (\S+)/.exec(invite)![1];
+  const cseq = parseInt(header(invite, 'CSeq')!, 10);
+  return (
+    `CANCEL ${ruri} SIP/2.0\r\nVia: ${header(invite, 'Via')}\r\nMax-Forwards: 70\r\nFrom: ${header(invite, 'From')}\r\nTo: ${header(invite, 'To')}\r\n` +
+    `Call-ID: ${header(invite, 'Call-ID')}\r\nCSeq: ${cseq} CANCEL\r\nContent-Length: 0\r\n\r\n`
+  );
+}
+
+/** The reason a dialog was destroyed: srf emits destroy(msg, reason), which its typings omit. */
+export function destroyReason(dlg: Srf.Dialog): Promise<string> {
+  return new Promise((resolve) => (dlg as unknown as NodeJS.EventEmitter).once('destroy', (_msg: unknown, reason: string) => resolve(reason)));
+}
+
+/** Wait until a connected app has registered routes for all these verbs. */
+export function routed(engine: Engine, ...verbs: string[]): Promise<void> {
+  return waitFor(() => engine.control.registry.all().some((a) => verbs.every((v) => a.routes.has(v.toLowerCase()))), 5000, `routes ${verbs.join(',')}`);
+}

@@ -44,6 +44,9 @@ export async function resolveUri(uri: SipUri, aliases?: ReadonlyMap<string, stri
   host = aliases?.get(host) ?? host;
   const port = uri.port ?? DEFAULT_PORT[protocol];
   if (isIP(host)) return { protocol, address: host, port, explicitTransport: explicit };
+  // RFC 6761 §6.4: `.invalid` never resolves; answer at once rather than wait on DNS (a WS
+  // client's Contact host once its connection is gone, §11.3).
+  if (/\.invalid\.?$/i.test(host)) throw new DestinationError(`cannot resolve ${host}: .invalid names do not resolve (RFC 6761)`);
   try {
     const res = await lookup(host, { family: 0 });
     return { protocol, address: res.address, port, explicitTransport: explicit };
