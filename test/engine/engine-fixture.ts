@@ -43,7 +43,7 @@ export async function startEngine(overrides: Partial<EngineConfig> = {}): Promis
 }
 
 export function connectApp(engine: Engine, tags: string[] = []): Promise<Srf> {
-  const srf = new Srf(tags.length ? tags : undefined);
+  const srf = tags.length ? new Srf(tags) : new Srf();
   return new Promise((resolve, reject) => {
     srf.once('connect', (err: Error | undefined) => (err ? reject(err) : resolve(srf)));
     srf.on('error', () => {});

@@ -22,18 +22,26 @@ export function userAtHost(uri: string): string | undefined {
 export class RegistrationCache {
   private readonly entries = new Map<string, Entry>();
 
-  /** Record (or remove, for expiry 0) the contacts of a request answered with success. */
+  /**
+   * Record (or remove, for expiry 0) the contacts of a request answered with success. The
+   * registrar's grant wins: a contact's expires in the 2xx, then the 2xx's Expires, then what
+   * the request asked (drachtio-protocol §11.4). `Contact: *` drops this flow's entries.
+   */
   learn(req: SipRequest, res: SipResponse, connection: Connection): void {
-    const defaultExpires = Number(res.getHeader('Expires') ?? req.getHeader('Expires') ?? 3600);
-    const contacts = res.getHeaderValues('Contact').length ? res.getHeaderValues('Contact') : req.getHeaderValues('Contact');
+    const granted = res.getHeaderValues('Contact');
+    const headerExpires = res.getHeader('Expires') ?? req.getHeader('Expires');
     for (const c of req.getHeaderValues('Contact')) {
-      if (c.trim() === '*') continue;
+      if (c.trim() === '*') {
+        for (const [k, e] of this.entries) if (e.connection === connection) this.entries.delete(k);
+        continue;
+      }
       let key: string | undefined;
-      let expires = defaultExpires;
+      let expires = Number(headerExpires ?? 3600);
       try {
         const na = parseNameAddr(c);
         key = userAtHost(na.uri);
-        const e = na.params.get('expires') ?? getHeaderParam(contacts.find((x) => x.includes(na.uri)) ?? '', 'expires');
+        const grant = granted.find((g) => g.includes(na.uri));
+        const e = (grant ? getHeaderParam(grant, 'expires') : undefined) ?? (res.getHeader('Expires') === undefined ? na.params.get('expires') : undefined);
         if (e !== undefined && e !== null && e !== '') expires = Number(e);
       } catch {
         continue;
