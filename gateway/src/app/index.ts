@@ -2,11 +2,21 @@
  * The gateway app: a drachtio-srf application. It talks to the SIP engine only through
  * drachtio-srf, so it runs unchanged against a real drachtio-server.
  *
- * So far it answers OPTIONS (health checks from trunks and load balancers); registrar, routing
- * and the B2BUA arrive with the calls-with-media work.
+ *   REGISTER  -> digest auth (401) -> registrar
+ *   INVITE    -> digest auth (407; configured desk phones are trusted by address)
+ *                -> routing -> B2BUA with rtpengine (calls/)
+ *   OPTIONS   -> 200 (health checks from trunks and load balancers)
  */
 import Srf from 'drachtio-srf';
 import { createLogger } from '../logging/logger';
+import type { GatewayConfig } from '../config/schema';
+import { parseConfig } from '../config/loader';
+import { startMediaServers, type MediaServers } from '../services/media-servers';
+import { createRegistrar, type Registrar } from './registrar';
+import { digestAuth } from './policy/digest-auth';
+import { Router } from './routing/router';
+import { CallRegistry } from './calls/call-registry';
+import { createInviteHandler } from './calls/invite-handler';
 
 const log = createLogger('app');
 
@@ -18,21 +28,65 @@ export interface DrachtioConnection {
 
 export interface GatewayApp {
   srf: Srf;
-  close(): void;
+  registrar: Registrar;
+  calls: CallRegistry;
+  media: MediaServers;
+  close(): Promise<void>;
 }
 
-export function startGatewayApp(conn: DrachtioConnection): Promise<GatewayApp> {
-  const srf = new Srf();
-  srf.use('options', (_req, res) => {
-    res.send(200);
-  });
+export interface GatewayAppOptions {
+  /** Run a local rtpengine inside this network namespace (browser tests). */
+  netns?: string;
+}
+
+function connect(srf: Srf, conn: DrachtioConnection): Promise<string> {
   return new Promise((resolve, reject) => {
-    srf.once('connect', (err: Error | undefined, hostport: string) => {
-      if (err) return reject(err);
-      log.info({ hostport }, 'app connected to SIP engine');
-      resolve({ srf, close: () => srf.disconnect() });
-    });
+    srf.once('connect', (err: Error | undefined, hostport: string) => (err ? reject(err) : resolve(hostport)));
     srf.on('error', (err: Error) => log.warn({ err: err.message }, 'drachtio connection error'));
     srf.connect(conn);
   });
+}
+
+export async function startGatewayApp(conn: DrachtioConnection, config: GatewayConfig = parseConfig({}), options: GatewayAppOptions = {}): Promise<GatewayApp> {
+  const media = await startMediaServers(config.rtpengine, { netns: options.netns });
+  const srf = new Srf();
+  let registrar: Registrar | undefined;
+  let inviteAuth: ReturnType<typeof digestAuth> | undefined;
+  const calls = new CallRegistry();
+  try {
+    registrar = createRegistrar(srf, config, config.users);
+    const router = new Router(config, registrar);
+    const users = new Map(config.users.map((u) => [u.username, u]));
+    inviteAuth = digestAuth({
+      realm: config.realm,
+      challengeCode: 407,
+      lookupUser: (name) => users.get(name),
+      skip: (req) => router.phoneAt(req.source_address, Number(req.source_port)) !== undefined,
+    });
+    srf.use('invite', inviteAuth as never);
+    srf.invite(createInviteHandler({ srf, router, registrar, pool: media.pool, calls }));
+    srf.use('options', (_req, res) => res.send(200));
+    const hostport = await connect(srf, conn);
+    log.info({ hostport, users: config.users.length, phones: config.phones.length }, 'app connected to SIP server');
+  } catch (err) {
+    inviteAuth?.close();
+    registrar?.close();
+    await media.stop();
+    throw err;
+  }
+  const auth = inviteAuth;
+  const reg = registrar;
+  return {
+    srf,
+    registrar: reg,
+    calls,
+    media,
+    close: async () => {
+      await calls.endAll('shutdown');
+      auth.close();
+      reg.close();
+      srf.disconnect();
+      await media.stop();
+    },
+  };
 }

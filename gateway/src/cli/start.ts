@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { UsageError } from './engine-options';
 import { createLogger } from '../logging/logger';
 import { startGatewayApp } from '../app';
+import { loadConfig } from '../config/loader';
 
 const log = createLogger('start');
 
@@ -32,9 +33,10 @@ function waitForPort(port: number, host: string, timeoutMs: number): Promise<voi
 }
 
 export async function runGateway(argv: string[]): Promise<void> {
+  const config = loadConfig();
   const adminPort = Number(process.env.GATEWAY_ENGINE_ADMIN_PORT ?? 9022);
   const secret = process.env.GATEWAY_ENGINE_SECRET ?? randomBytes(12).toString('hex');
-  const contacts = (process.env.GATEWAY_SIP_CONTACTS ?? 'sip:127.0.0.1:5060;transport=udp,tcp').split(' ').filter(Boolean);
+  const contacts = process.env.GATEWAY_SIP_CONTACTS ? process.env.GATEWAY_SIP_CONTACTS.split(' ').filter(Boolean) : config.sip.contacts;
   const engineArgs = ['engine', '--address', '127.0.0.1', '--port', String(adminPort), '--secret', secret, ...contacts.flatMap((c) => ['--contact', c]), ...argv];
   const engine: ChildProcess = fork(__dirname + '/index.js', engineArgs, { stdio: 'inherit' });
   let stopping = false;
@@ -45,13 +47,21 @@ export async function runGateway(argv: string[]): Promise<void> {
     }
   });
   await waitForPort(adminPort, '127.0.0.1', 10_000);
-  const app = await startGatewayApp({ host: '127.0.0.1', port: adminPort, secret });
+  let app;
+  try {
+    app = await startGatewayApp({ host: '127.0.0.1', port: adminPort, secret }, config);
+  } catch (err) {
+    stopping = true;
+    engine.kill('SIGTERM');
+    throw err;
+  }
   log.info({ sip: contacts }, 'gateway running');
   const stop = () => {
     stopping = true;
-    app.close();
-    engine.kill('SIGTERM');
-    setTimeout(() => process.exit(0), 500).unref();
+    void app.close().finally(() => {
+      engine.kill('SIGTERM');
+      setTimeout(() => process.exit(0), 200).unref();
+    });
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -65,9 +75,6 @@ export async function runApp(argv: string[]): Promise<void> {
   });
   const secret = values.secret ?? process.env.DRACHTIO_SECRET;
   if (!secret) throw new UsageError('the app needs the drachtio secret: --secret or DRACHTIO_SECRET');
-  const app = await startGatewayApp({ host: values['drachtio-host'] ?? '127.0.0.1', port: Number(values['drachtio-port'] ?? 9022), secret });
-  process.once('SIGTERM', () => {
-    app.close();
-    process.exit(0);
-  });
+  const app = await startGatewayApp({ host: values['drachtio-host'] ?? '127.0.0.1', port: Number(values['drachtio-port'] ?? 9022), secret }, loadConfig());
+  process.once('SIGTERM', () => void app.close().finally(() => process.exit(0)));
 }

@@ -1,0 +1,150 @@
+/**
+ * An answered call: the caller's dialog (uas), the callee's dialog (uac) and the rtpengine
+ * session between them. Everything either side does mid-call goes through here:
+ *   re-INVITE / UPDATE (hold, resume, codec change): a new offer through rtpengine, then the
+ *     other side, then the answer back through rtpengine (RFC 3264 §8 in both directions);
+ *   INFO with DTMF: played as RFC 4733 toward the other side; other INFO is relayed;
+ *   BYE from either side: BYE to the other, rtpengine session deleted (always, once).
+ */
+import type Srf from 'drachtio-srf';
+import { createLogger } from '../../logging/logger';
+import { otherLeg, type LegId, type MediaSession } from '../media/media-session';
+import { dtmfRelayBody, parseDtmfInfo } from './dtmf-info';
+
+const log = createLogger('call');
+
+type Dialog = Srf.Dialog;
+type Req = Srf.SrfRequest;
+type Res = Srf.SrfResponse;
+
+export interface CallEvents {
+  ended(call: BridgedCall, reason: string): void;
+}
+
+/** Status of a SIP failure surfaced by srf (SipError), else a 500. */
+function statusOf(err: unknown): number {
+  const s = (err as { status?: number }).status;
+  return typeof s === 'number' && s >= 400 ? s : 500;
+}
+
+export class BridgedCall {
+  private ended = false;
+  /** One offer/answer at a time per call (RFC 3261 §14.1): a second one meanwhile gets 491. */
+  private negotiating = false;
+  readonly startedAt = Date.now();
+
+  constructor(
+    readonly id: string,
+    readonly uas: Dialog,
+    readonly uac: Dialog,
+    readonly media: MediaSession,
+    private readonly events: CallEvents,
+  ) {}
+
+  start(): void {
+    this.wire('caller', this.uas);
+    this.wire('callee', this.uac);
+  }
+
+  dialogOf(leg: LegId): Dialog {
+    return leg === 'caller' ? this.uas : this.uac;
+  }
+
+  private wire(leg: LegId, dialog: Dialog): void {
+    dialog.on('destroy', () => void this.end(`${leg} hung up`, leg));
+    dialog.on('modify', (req: Req, res: Res) => void this.reoffer(leg, req, res, 'INVITE'));
+    dialog.on('update', (req: Req, res: Res) => void this.reoffer(leg, req, res, 'UPDATE'));
+    dialog.on('info', (req: Req, res: Res) => void this.info(leg, req, res));
+  }
+
+  /** A new offer from `leg` (RFC 3264 §8): through rtpengine to the other side and back. */
+  private async reoffer(leg: LegId, req: Req, res: Res, method: 'INVITE' | 'UPDATE'): Promise<void> {
+    const dialog = this.dialogOf(leg);
+    if (!req.body) {
+      // No offer (session refresh): answer with what we last sent this side.
+      res.send(200, { body: dialog.local.sdp, headers: { 'Content-Type': 'application/sdp' } });
+      return;
+    }
+    if (this.negotiating || this.ended) {
+      res.send(491);
+      return;
+    }
+    this.negotiating = true;
+    const other = this.dialogOf(otherLeg(leg));
+    try {
+      const toOther = await this.media.offer(leg, req.body);
+      let theirAnswer: string;
+      if (method === 'INVITE') {
+        theirAnswer = await other.modify(toOther);
+      } else {
+        const r = await other.request({ method: 'UPDATE', body: toOther, headers: { 'Content-Type': 'application/sdp' } } as unknown as Req);
+        if (r.status >= 300) throw Object.assign(new Error(`UPDATE answered ${r.status}`), { status: r.status });
+        theirAnswer = r.body;
+      }
+      const back = await this.media.answer(otherLeg(leg), theirAnswer);
+      res.send(200, { body: back, headers: { 'Content-Type': 'application/sdp' } });
+      log.info({ call: this.id, from: leg, method }, 'media renegotiated');
+    } catch (err) {
+      this.media.abandonPendingOffer();
+      const status = statusOf(err);
+      log.warn({ call: this.id, from: leg, method, status, err: (err as Error).message }, 'renegotiation failed');
+      res.send(status === 491 ? 491 : status >= 500 ? 500 : 488);
+    } finally {
+      this.negotiating = false;
+    }
+  }
+
+  /** INFO: DTMF becomes RFC 4733 toward the other side; anything else is relayed as is. */
+  private async info(leg: LegId, req: Req, res: Res): Promise<void> {
+    const dtmf = parseDtmfInfo(req.get('Content-Type'), req.body ?? '');
+    if (dtmf) {
+      try {
+        await this.media.playDtmf(leg, dtmf.digit, { durationMs: dtmf.durationMs });
+        res.send(200);
+        log.info({ call: this.id, from: leg, digit: dtmf.digit }, 'DTMF INFO played as RFC 4733');
+      } catch (err) {
+        log.warn({ call: this.id, err: (err as Error).message }, 'DTMF could not be played');
+        res.send(500);
+      }
+      return;
+    }
+    try {
+      const headers: Record<string, string> = {};
+      const type = req.get('Content-Type');
+      if (type) headers['Content-Type'] = type;
+      const r = await this.dialogOf(otherLeg(leg)).request({ method: 'INFO', headers, body: req.body } as unknown as Req);
+      res.send(r.status);
+    } catch (err) {
+      res.send(statusOf(err));
+    }
+  }
+
+  /** RFC 4733 from `fromLeg` (reported by rtpengine) sent as INFO to the other side. */
+  async sendDtmfInfo(fromLeg: LegId, digit: string, durationMs: number): Promise<void> {
+    if (this.ended) return;
+    await this.dialogOf(otherLeg(fromLeg)).request({
+      method: 'INFO',
+      headers: { 'Content-Type': 'application/dtmf-relay' },
+      body: dtmfRelayBody(digit, durationMs),
+    } as unknown as Req);
+  }
+
+  /** Tear down once: BYE the side that did not hang up, delete the rtpengine session. */
+  async end(reason: string, hungUp?: LegId): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    for (const leg of ['caller', 'callee'] as const) {
+      const d = this.dialogOf(leg);
+      if (leg !== hungUp && (d as unknown as { connected?: boolean }).connected !== false) {
+        try {
+          d.destroy();
+        } catch (err) {
+          log.debug({ call: this.id, err: (err as Error).message }, 'BYE not sent');
+        }
+      }
+    }
+    await this.media.delete();
+    log.info({ call: this.id, reason, seconds: Math.round((Date.now() - this.startedAt) / 1000) }, 'call ended');
+    this.events.ended(this, reason);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The INVITE handler: who is calling (digest-authenticated user or a configured desk phone, the
+ * middleware in front has decided), where it goes (routing), and the B2BUA with rtpengine in the
+ * middle for every call. Failures map to the SIP status the caller should see:
+ *   unknown user 404, not registered 480, all branches busy 486 (best response), no rtpengine
+ *   503 + Retry-After, SDP rtpengine could not handle 488.
+ */
+import type Srf from 'drachtio-srf';
+import { createLogger } from '../../logging/logger';
+import { authenticatedUserOf } from '../policy/digest-auth';
+import type { RtpenginePool } from '../media/rtpengine-pool';
+import type { Registrar } from '../registrar';
+import type { Router } from '../routing/router';
+import { BridgedCall } from './bridged-call';
+import type { CallRegistry } from './call-registry';
+import { ForkFailed, forkToTargets } from './outbound-fork';
+
+const log = createLogger('invite');
+
+export interface InviteDeps {
+  srf: Srf;
+  router: Router;
+  registrar: Registrar;
+  pool: RtpenginePool;
+  calls: CallRegistry;
+}
+
+function tagOf(header: string | undefined): string | undefined {
+  return /;\s*tag=([^;>\s]+)/i.exec(header ?? '')?.[1];
+}
+
+export function createInviteHandler(d: InviteDeps) {
+  return async (req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> => {
+    const callId = req.get('Call-ID');
+    const caller = authenticatedUserOf(req) ?? d.router.phoneAt(req.source_address, Number(req.source_port));
+    if (!caller) {
+      // The auth middleware only lets through users and configured phones; belt and braces.
+      res.send(403, 'Forbidden - unknown caller', {});
+      return;
+    }
+    const route = d.router.resolve(req.uri);
+    if ('status' in route) {
+      log.info({ callId, caller, uri: req.uri, status: route.status }, 'call not routed');
+      res.send(route.status, route.reason, {});
+      return;
+    }
+    if (!req.body) {
+      log.info({ callId, caller }, 'INVITE without SDP offer refused');
+      res.send(488, 'Not Acceptable Here - an SDP offer is required', {});
+      return;
+    }
+    const callerTag = tagOf(req.get('From')) ?? callId;
+    const display = (req.getParsedHeader('From') as { name?: string }).name;
+    const from = `${display ? `"${display.replace(/"/g, '')}" ` : ''}<sip:${caller}@localhost>`;
+    let winner;
+    try {
+      winner = await forkToTargets({
+        srf: d.srf,
+        pool: d.pool,
+        req,
+        res,
+        callId,
+        callerTag,
+        callerSdp: req.body,
+        targets: route.targets,
+        headers: { From: from },
+      });
+    } catch (err) {
+      if ((err as Error).name === 'NoMediaServerError') {
+        log.error({ callId, err: (err as Error).message }, 'no rtpengine answers: rejecting the call with 503');
+        res.send(503, { headers: { 'Retry-After': '30' } });
+      } else if (err instanceof ForkFailed) {
+        if (err.status !== 487) res.send(err.status, err.reason, {});
+        for (const t of route.targets) if (t.contact) d.registrar.reportUnreachable(t.user, t.contact);
+      } else {
+        log.error({ callId, err: (err as Error).stack }, 'call setup failed');
+        res.send(500);
+      }
+      return;
+    }
+    const { uac, media, target } = winner;
+    try {
+      const answer = await media.answer('callee', uac.remote.sdp);
+      const uas = await d.srf.createUAS(req, res, { localSdp: answer, headers: { 'Content-Type': 'application/sdp' } });
+      const call = new BridgedCall(callId, uas, uac, media, { ended: (c) => d.calls.remove(c) });
+      d.calls.add(call);
+      call.start();
+      log.info({ callId, caller, callee: target.uri, kind: target.kind }, 'call answered');
+    } catch (err) {
+      log.warn({ callId, err: (err as Error).message }, 'caller leg could not be answered: hanging up the callee');
+      uac.destroy();
+      await media.delete();
+      if ((err as { status?: number }).status === undefined) res.send(500);
+    }
+  };
+}

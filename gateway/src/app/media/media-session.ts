@@ -1,0 +1,337 @@
+/**
+ * One B2BUA call's media in rtpengine: the initial offer/answer, re-offers from either leg
+ * (hold/resume with sendonly/inactive, codec changes), play DTMF and the final delete.
+ *
+ * rtpengine identifies a call by call-id and its two participants by tag. Each leg gets one fixed
+ * tag for the life of the call (the caller's defaults to its SIP From-tag, the callee's is made up:
+ * the callee's SIP to-tag is not known when the offer toward it is built, and forked early dialogs
+ * would give several). The bookkeeping is then simple and right in both directions:
+ *   offer from leg X  -> from-tag = tag(X), to-tag = tag(other)   (to-tag only once rtpengine knows it)
+ *   answer by leg Y   -> from-tag = tag(offerer), to-tag = tag(Y)
+ *   play DTMF from X  -> from-tag = tag(X)      (packets go to the other leg)
+ */
+import { randomBytes } from 'node:crypto';
+import { codecPlanFor, ngProfileFor, resolveMediaPolicy, type CodecPlan, type MediaPolicy } from './leg-profiles';
+import type { NgQueryReply, NgReply } from './ng-types';
+import type { RtpengineNode, RtpenginePool } from './rtpengine-pool';
+import {
+  addressMatcher,
+  audioIntent,
+  detectLegKind,
+  filterCandidates,
+  offeredAudioCodecs,
+  removeCodecs,
+  stripBrowserAttributes,
+  type LegKind,
+} from './sdp-policy';
+import { createLogger } from '../../logging/logger';
+
+const log = createLogger('media-session');
+
+export type LegId = 'caller' | 'callee';
+
+export interface LegSetup {
+  /** webrtc/legacy; when left out for the caller it is detected from its first offer. */
+  kind?: LegKind;
+  /** rtpengine tag; default: random for the callee. The caller's is required (its SIP From-tag). */
+  tag?: string;
+}
+
+export interface MediaSessionOptions {
+  pool: RtpenginePool;
+  /** rtpengine call-id: the inbound leg's Call-ID. */
+  callId: string;
+  caller: LegSetup & { tag: string };
+  callee: LegSetup & { kind: LegKind };
+  policy?: Partial<MediaPolicy>;
+}
+
+export interface PlayDtmfOptions {
+  durationMs?: number;
+  /** Level in -dBm0 (10 = -10 dBm0). Always sent: 10.5 otherwise plays at -63 dBm0. */
+  volume?: number;
+  pauseMs?: number;
+}
+
+export type MediaSessionState = 'idle' | 'offered' | 'established' | 'deleted';
+
+interface PendingOffer {
+  fromLeg: LegId;
+  /** The offerer's own SDP (its direction counts once the answer arrives). */
+  offerSdp: string;
+}
+
+const DIGITS = /^[0-9*#A-Da-d]$/;
+
+export function otherLeg(leg: LegId): LegId {
+  return leg === 'caller' ? 'callee' : 'caller';
+}
+
+export class MediaSession {
+  readonly callId: string;
+  private readonly pool: RtpenginePool;
+  private readonly policy: MediaPolicy;
+  private readonly tags: Record<LegId, string>;
+  private readonly kinds: Partial<Record<LegId, LegKind>>;
+  private readonly candidateAllowed: ((address: string) => boolean) | undefined;
+  private node: RtpengineNode | undefined;
+  private pending: PendingOffer | undefined;
+  private codecPlan: CodecPlan | undefined;
+  /** Tags rtpengine has seen in an offer or answer (a to-tag may only be sent once it has). */
+  private readonly knownToEngine = new Set<LegId>();
+  private deleting: Promise<NgQueryReply | undefined> | undefined;
+  /** Legs whose outgoing media rtpengine currently drops (enforceDirection). */
+  private readonly blocked = new Set<LegId>();
+  private currentState: MediaSessionState = 'idle';
+
+  constructor(options: MediaSessionOptions) {
+    this.callId = options.callId;
+    this.pool = options.pool;
+    this.policy = resolveMediaPolicy(options.policy);
+    this.tags = { caller: options.caller.tag, callee: options.callee.tag ?? `gw-${randomBytes(5).toString('hex')}` };
+    if (this.tags.caller === this.tags.callee) throw new Error('caller and callee need different rtpengine tags');
+    this.kinds = { caller: options.caller.kind, callee: options.callee.kind };
+    this.candidateAllowed = this.policy.candidateNetworks ? addressMatcher(this.policy.candidateNetworks) : undefined;
+  }
+
+  get state(): MediaSessionState {
+    return this.currentState;
+  }
+
+  /** The rtpengine this call is pinned to (after the first offer). */
+  get engineId(): string | undefined {
+    return this.node?.id;
+  }
+
+  get transcoding(): boolean {
+    return this.codecPlan?.transcode ?? false;
+  }
+
+  legTag(leg: LegId): string {
+    return this.tags[leg];
+  }
+
+  legKind(leg: LegId): LegKind | undefined {
+    return this.kinds[leg];
+  }
+
+  /** Which leg an rtpengine tag (e.g. a DTMF event's source_tag) belongs to. */
+  legForTag(tag: string): LegId | undefined {
+    if (tag === this.tags.caller) return 'caller';
+    if (tag === this.tags.callee) return 'callee';
+    return undefined;
+  }
+
+  /**
+   * An offer from `fromLeg` (initial INVITE, or a re-INVITE/UPDATE from either side); returns the SDP
+   * to send to the other leg. The first offer picks and pins an rtpengine (failing over between
+   * engines; NoMediaServerError when none answers).
+   */
+  async offer(fromLeg: LegId, sdp: string): Promise<string> {
+    this.assertUsable();
+    const toLeg = otherLeg(fromLeg);
+    const fromKind = this.kindOf(fromLeg, sdp);
+    const towardKind = this.kindOf(toLeg);
+    if (!this.codecPlan) {
+      this.codecPlan = codecPlanFor(fromKind, towardKind, offeredAudioCodecs(sdp), this.policy);
+      log.debug({ callId: this.callId, plan: this.codecPlan }, 'codec plan');
+    }
+    const input = this.prepareIncoming(fromKind, sdp);
+    const params = {
+      ...ngProfileFor({ operation: 'offer', from: fromKind, toward: towardKind, transcode: this.codecPlan.transcode }, this.policy),
+      sdp: input,
+      'call-id': this.callId,
+      'from-tag': this.tags[fromLeg],
+      'to-tag': this.knownToEngine.has(toLeg) ? this.tags[toLeg] : undefined,
+    };
+
+    let reply: NgReply & { sdp?: string };
+    if (!this.node) {
+      const placed = await this.pool
+        .placeNewCall(
+          (node) => node.client.offer(params),
+          (node) => this.abandonOn(node),
+        )
+        .catch((error: unknown) => {
+          this.codecPlan = undefined; // a retried first offer (e.g. after 488) decides afresh
+          throw error;
+        });
+      this.node = placed.node;
+      reply = placed.result;
+      log.info({ callId: this.callId, rtpengine: this.node.id, from: fromKind, toward: towardKind }, 'media session created');
+    } else {
+      reply = await this.onPinned((node) => node.client.offer(params));
+    }
+    this.knownToEngine.add(fromLeg);
+    this.pending = { fromLeg, offerSdp: sdp };
+    if (this.currentState === 'idle') this.currentState = 'offered';
+    return this.prepareOutgoing(towardKind, this.requireSdp(reply, 'offer'));
+  }
+
+  /**
+   * The answer from `toLeg` to the pending offer (which came from the other leg); returns the SDP for
+   * the offerer.
+   */
+  async answer(toLeg: LegId, sdp: string): Promise<string> {
+    this.assertUsable();
+    const pending = this.pending;
+    if (!pending) throw new Error(`answer from ${toLeg} without a pending offer (call ${this.callId})`);
+    if (pending.fromLeg === toLeg) throw new Error(`the ${toLeg} leg cannot answer its own offer (call ${this.callId})`);
+    const fromKind = this.kindOf(toLeg, sdp);
+    const towardKind = this.kindOf(pending.fromLeg);
+    const params = {
+      ...ngProfileFor({ operation: 'answer', from: fromKind, toward: towardKind, transcode: this.transcoding }, this.policy),
+      sdp: this.prepareIncoming(fromKind, sdp),
+      'call-id': this.callId,
+      'from-tag': this.tags[pending.fromLeg],
+      'to-tag': this.tags[toLeg],
+    };
+    const reply = await this.onPinned((node) => node.client.answer(params));
+    this.knownToEngine.add(toLeg);
+    this.pending = undefined;
+    this.currentState = 'established';
+    if (this.policy.enforceDirection) {
+      await this.applyDirections({ [pending.fromLeg]: pending.offerSdp, [toLeg]: sdp } as Record<LegId, string>);
+    }
+    return this.prepareOutgoing(towardKind, this.requireSdp(reply, 'answer'));
+  }
+
+  /** Legs whose media rtpengine is dropping because the other leg does not want to receive it. */
+  get blockedLegs(): LegId[] {
+    return [...this.blocked];
+  }
+
+  /**
+   * Media from leg Y to leg X flows only when Y sends and X receives (per their own SDP in the
+   * exchange just completed); otherwise Y's packets are blocked. Runs after every answer, so a
+   * resume always unblocks.
+   */
+  private async applyDirections(sdpByLeg: Record<LegId, string>): Promise<void> {
+    const intents = { caller: audioIntent(sdpByLeg.caller), callee: audioIntent(sdpByLeg.callee) };
+    for (const sender of ['caller', 'callee'] as const) {
+      const shouldBlock = !(intents[sender].sends && intents[otherLeg(sender)].receives);
+      if (shouldBlock === this.blocked.has(sender)) continue;
+      const params = { 'call-id': this.callId, 'from-tag': this.tags[sender] };
+      await this.onPinned((node) => (shouldBlock ? node.client.blockMedia(params) : node.client.unblockMedia(params)));
+      if (shouldBlock) this.blocked.add(sender);
+      else this.blocked.delete(sender);
+      log.debug({ callId: this.callId, leg: sender, blocked: shouldBlock }, 'media direction enforced');
+    }
+  }
+
+  /**
+   * Forget a pending offer that the far end rejected (e.g. 488 to a re-INVITE). rtpengine keeps what
+   * the offer set up; the next offer/answer overrides it.
+   */
+  abandonPendingOffer(): void {
+    this.pending = undefined;
+  }
+
+  /** Plays an RFC 4733 digit as if `fromLeg` had sent it: the packets go to the other leg (SIP INFO -> 4733). */
+  async playDtmf(fromLeg: LegId, digit: string, options: PlayDtmfOptions = {}): Promise<void> {
+    this.assertUsable();
+    if (!DIGITS.test(digit)) throw new Error(`not a DTMF digit: '${digit}'`);
+    if (!this.node) throw new Error(`no media session yet for call ${this.callId}`);
+    await this.onPinned((node) =>
+      node.client.playDTMF({
+        'call-id': this.callId,
+        'from-tag': this.tags[fromLeg],
+        code: digit.toUpperCase(),
+        duration: options.durationMs ?? 250,
+        volume: options.volume ?? 10,
+        pause: options.pauseMs,
+      }),
+    );
+  }
+
+  /** rtpengine's view of the call (per-tag streams, learned endpoints, packet counters). */
+  async query(): Promise<NgQueryReply> {
+    if (!this.node) throw new Error(`no media session yet for call ${this.callId}`);
+    return this.onPinned((node) => node.client.query({ 'call-id': this.callId }));
+  }
+
+  /**
+   * Deletes the call in rtpengine and releases it from the pool. Idempotent: later calls return the
+   * first call's result. Never throws: a dead engine took the call with it.
+   */
+  delete(): Promise<NgQueryReply | undefined> {
+    if (!this.deleting) this.deleting = this.deleteOnce();
+    return this.deleting;
+  }
+
+  private async deleteOnce(): Promise<NgQueryReply | undefined> {
+    this.currentState = 'deleted';
+    this.pending = undefined;
+    const node = this.node;
+    if (!node) return undefined;
+    try {
+      const reply = await node.client.delete({ 'call-id': this.callId, 'from-tag': this.tags.caller, 'delete-delay': 0 });
+      log.info({ callId: this.callId, rtpengine: node.id }, 'media session deleted');
+      return reply;
+    } catch (error) {
+      this.pool.reportFailure(node, error);
+      log.warn({ callId: this.callId, rtpengine: node.id, err: (error as Error).message }, 'rtpengine delete failed');
+      return undefined;
+    } finally {
+      this.pool.callEnded(node);
+    }
+  }
+
+  private assertUsable(): void {
+    if (this.currentState === 'deleted') throw new Error(`media session for call ${this.callId} was deleted`);
+  }
+
+  private kindOf(leg: LegId, sdp?: string): LegKind {
+    const known = this.kinds[leg];
+    if (known) {
+      if (sdp && detectLegKind(sdp) !== known) {
+        log.warn({ callId: this.callId, leg, configured: known, detected: detectLegKind(sdp) }, 'leg SDP does not look like its configured kind');
+      }
+      return known;
+    }
+    if (!sdp) throw new Error(`kind of the ${leg} leg is unknown (call ${this.callId})`);
+    const detected = detectLegKind(sdp);
+    this.kinds[leg] = detected;
+    return detected;
+  }
+
+  /** SDP from a leg, before rtpengine: candidate filter and codec removal apply to browser SDP only. */
+  private prepareIncoming(kind: LegKind, sdp: string): string {
+    if (kind !== 'webrtc') return sdp;
+    let result = sdp;
+    if (this.candidateAllowed) {
+      const filtered = filterCandidates(result, this.candidateAllowed);
+      if (filtered.dropped) log.debug({ callId: this.callId, dropped: filtered.dropped }, 'dropped ICE candidates outside candidateNetworks');
+      result = filtered.sdp;
+    }
+    const remove = this.codecPlan?.removeFromWebrtcSdp ?? [];
+    return remove.length ? removeCodecs(result, remove) : result;
+  }
+
+  /** SDP from rtpengine, before a leg: SIP phones get no browser stream identities. */
+  private prepareOutgoing(kind: LegKind, sdp: string): string {
+    return kind === 'legacy' ? stripBrowserAttributes(sdp) : sdp;
+  }
+
+  private requireSdp(reply: NgReply & { sdp?: string }, command: string): string {
+    if (typeof reply.sdp !== 'string') throw new Error(`rtpengine '${command}' reply has no SDP (call ${this.callId})`);
+    return reply.sdp;
+  }
+
+  /** Runs a command on the pinned engine; a timeout takes the engine out of rotation for new calls. */
+  private async onPinned<T>(run: (node: RtpengineNode) => Promise<T>): Promise<T> {
+    const node = this.node;
+    if (!node) throw new Error(`no media session yet for call ${this.callId}`);
+    try {
+      return await run(node);
+    } catch (error) {
+      this.pool.reportFailure(node, error);
+      throw error;
+    }
+  }
+
+  /** The first offer timed out on `node`; if it did execute there (reply lost), do not leave it behind. */
+  private abandonOn(node: RtpengineNode): void {
+    node.client.delete({ 'call-id': this.callId, 'from-tag': this.tags.caller, 'delete-delay': 0 }).catch(() => undefined);
+  }
+}
