@@ -48,7 +48,7 @@ function connect(srf: Srf, conn: DrachtioConnection): Promise<string> {
 }
 
 export async function startGatewayApp(conn: DrachtioConnection, config: GatewayConfig = parseConfig({}), options: GatewayAppOptions = {}): Promise<GatewayApp> {
-  const media = await startMediaServers(config.rtpengine, { netns: options.netns });
+  const media = await startMediaServers(config.rtpengine, { netns: options.netns, dtmfEvents: config.rtpengine.dtmfEvents });
   const srf = new Srf();
   let registrar: Registrar | undefined;
   let inviteAuth: ReturnType<typeof digestAuth> | undefined;

@@ -39,6 +39,19 @@ export const RtpengineSchema = z.object({
   timeoutMs: z.number().int().min(50).default(1000),
   retries: z.number().int().min(0).default(2),
   healthIntervalMs: z.number().int().min(100).default(5000),
+  /** Where rtpengine reports RFC 4733 events (--dtmf-log-dest) for conversion to SIP INFO. */
+  dtmfEvents: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) }).optional(),
+  /** Media policy per call (see app/media/leg-profiles.ts). */
+  media: z
+    .object({
+      codecPolicy: z.enum(['passthrough', 'opus-on-webrtc']).default('passthrough'),
+      legacyCodecs: z.array(z.string()).default(['PCMU', 'PCMA']),
+      injectDtmf: z.boolean().default(true),
+      strictSource: z.boolean().default(true),
+      enforceDirection: z.boolean().default(true),
+      candidateNetworks: z.array(z.string()).optional(),
+    })
+    .prefault({}),
 });
 
 export const RegistrarSchema = z.object({
