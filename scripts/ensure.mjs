@@ -116,7 +116,15 @@ function buildReason() {
     mtimeOf(join(repoRoot, 'tsconfig.json')) ?? 0,
   );
   const newestOutput = newestFileMtime(dist, (path) => path.endsWith('.js'));
-  return newestSource > newestOutput ? 'gateway sources are newer than gateway/dist' : undefined;
+  if (newestSource > newestOutput) return 'gateway sources are newer than gateway/dist';
+  const softphone = join(repoRoot, 'softphone');
+  const pageDist = join(softphone, 'dist');
+  if (!existsSync(join(pageDist, 'index.html'))) return 'softphone/dist is missing';
+  const newestPageSource = Math.max(
+    newestFileMtime(join(softphone, 'src'), () => true),
+    ...['index.html', 'vite.config.ts', 'package.json', 'tsconfig.json'].map((f) => mtimeOf(join(softphone, f)) ?? 0),
+  );
+  return newestPageSource > newestFileMtime(pageDist, () => true) ? 'softphone sources are newer than softphone/dist' : undefined;
 }
 
 function ensureBuilt() {

@@ -17,6 +17,7 @@ REQUIRED_PROGRAMS=(
   "rtpengine-ctl:rtpengine-utils"
   "ip:iproute2"
   "openssl:openssl"
+  "chromium:chromium"
 )
 
 usage() {

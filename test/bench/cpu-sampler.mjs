@@ -22,6 +22,19 @@ export function cpuSeconds(pid) {
   }
 }
 
+/**
+ * Cumulative CPU pressure stall time in seconds (/proc/pressure/cpu, "some" line): time during
+ * which at least one runnable task waited for a CPU. Undefined without PSI.
+ */
+export function cpuPressureSeconds() {
+  try {
+    const m = /^some .*total=(\d+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
+    return m ? Number(m[1]) / 1e6 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** { hwmKiB, rssKiB } of pid, or undefined when it is gone. */
 export function memory(pid) {
   try {
@@ -82,6 +95,7 @@ export class Sampler {
 
   start() {
     this.startedAt = performance.now();
+    this.pressureAtStart = cpuPressureSeconds();
     for (const entry of this.targets.values()) {
       if (entry.fromZero) {
         entry.first = 0;
@@ -115,7 +129,9 @@ export class Sampler {
     this.tick();
     clearInterval(this.timer);
     const wallSeconds = (performance.now() - this.startedAt) / 1000;
-    const result = { wallSeconds };
+    const pressureNow = cpuPressureSeconds();
+    const stalled = pressureNow !== undefined && this.pressureAtStart !== undefined ? pressureNow - this.pressureAtStart : undefined;
+    const result = { wallSeconds, cpuPressurePercent: stalled === undefined ? undefined : (100 * stalled) / wallSeconds };
     for (const [name, e] of this.targets) {
       const cpu = e.first === undefined || e.last === undefined ? undefined : e.last - e.first;
       const span = (e.lastAt - e.firstAt) / 1000;
@@ -127,5 +143,21 @@ export class Sampler {
       };
     }
     return result;
+  }
+}
+
+/**
+ * UDP counters of this network namespace (/proc/net/snmp): RcvbufErrors counts datagrams the
+ * kernel dropped because a socket's receive buffer was full.
+ */
+export function udpCounters() {
+  try {
+    const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+    const names = lines[0].split(/\s+/).slice(1);
+    const values = lines[1].split(/\s+/).slice(1).map(Number);
+    const get = (n) => values[names.indexOf(n)];
+    return { rcvbufErrors: get('RcvbufErrors'), inErrors: get('InErrors'), inDatagrams: get('InDatagrams') };
+  } catch {
+    return undefined;
   }
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchInvite } from './engine-bench.mjs';
 import { benchRegister } from './register-bench.mjs';
-import { installCleanupHandlers, stopAll } from './processes.mjs';
+import { installCleanupHandlers, stopAll, stopWatchdog } from './processes.mjs';
 import { profileMarkdown, summarizeProfile } from './profile.mjs';
 import { renderMarkdown, writeJson } from './report.mjs';
 import { requireSipp, SippMissingError } from './sipp-run.mjs';
@@ -34,22 +34,30 @@ const USAGE = `usage: node test/bench/index.mjs [options]   (or: npm run bench -
   --profile           run engine and apps under node --cpu-prof and print the top self-time functions
   --out FILE          JSON report path (default test/bench/results/latest.json)`;
 
+class UsageError extends Error {}
+
 function parseOptions(argv) {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean' },
-      'max-rate': { type: 'string' },
-      rates: { type: 'string' },
-      only: { type: 'string' },
-      'step-seconds': { type: 'string' },
-      'hold-ms': { type: 'string' },
-      'recv-timeout': { type: 'string' },
-      profile: { type: 'boolean' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        quick: { type: 'boolean' },
+        'max-rate': { type: 'string' },
+        rates: { type: 'string' },
+        only: { type: 'string' },
+        'step-seconds': { type: 'string' },
+        'hold-ms': { type: 'string' },
+        'recv-timeout': { type: 'string' },
+        profile: { type: 'boolean' },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(err.message);
+  }
+  const { values } = parsed;
   if (values.help) {
     console.log(USAGE);
     process.exit(0);
@@ -57,15 +65,15 @@ function parseOptions(argv) {
   const num = (name, fallback) => {
     if (values[name] === undefined) return fallback;
     const n = Number(values[name]);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number, got ${values[name]}`);
+    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} needs a positive number, got ${values[name]}`);
     return n;
   };
-  if (values.only && !['invite', 'register'].includes(values.only)) throw new Error('--only is invite or register');
+  if (values.only && !['invite', 'register'].includes(values.only)) throw new UsageError('--only is invite or register');
   const quick = Boolean(values.quick);
   let explicit;
   if (values.rates) {
     explicit = values.rates.split(',').map(Number);
-    if (explicit.some((r) => !Number.isFinite(r) || r <= 0)) throw new Error(`bad --rates ${values.rates}`);
+    if (explicit.some((r) => !Number.isFinite(r) || r <= 0)) throw new UsageError(`bad --rates ${values.rates}`);
   }
   const maxRate = num('max-rate', undefined);
   const cap = (list) => {
@@ -79,7 +87,7 @@ function parseOptions(argv) {
     only: values.only,
     profile: Boolean(values.profile),
     stepSeconds: num('step-seconds', quick ? 3 : 10),
-    holdMs: values['hold-ms'] === undefined ? 0 : Number(values['hold-ms']),
+    holdMs: values['hold-ms'] === '0' ? 0 : num('hold-ms', 0),
     recvTimeoutMs: num('recv-timeout', 5000),
     drainMs: quick ? 1000 : 2000,
     inviteRates: cap(explicit ?? (quick ? QUICK_RATES : FULL_INVITE_RATES)),
@@ -155,6 +163,7 @@ async function main() {
   log(`wrote ${opts.out} (and .md)`);
   const ok = [report.invite, report.register].every((r) => !r || (!r.error && r.steps.length > 0));
   process.exitCode = ok ? 0 : 1;
+  await stopWatchdog();
 }
 
 function summarizeProfiles(profileDir) {
@@ -172,7 +181,9 @@ function summarizeProfiles(profileDir) {
 
 main().catch(async (err) => {
   if (err instanceof SippMissingError) console.error(`bench: ${err.message}`);
+  else if (err instanceof UsageError) console.error(`bench: ${err.message}\n${USAGE}`);
   else console.error(`bench: ${err.stack ?? err}`);
   await stopAll().catch(() => {});
+  await stopWatchdog().catch(() => {});
   process.exit(2);
 });

@@ -53,6 +53,16 @@ function tellWatchdog(line) {
   if (watchdog?.stdin.writable) watchdog.stdin.write(`${line}\n`);
 }
 
+/** Tells the watchdog we are done and waits (at most 2 s) for it to exit, so it is reaped here. */
+export async function stopWatchdog() {
+  const w = watchdog;
+  if (!w || w.exitCode !== null || w.signalCode !== null) return;
+  const exited = new Promise((resolve) => w.once('exit', resolve));
+  tellWatchdog('quit');
+  w.stdin.end();
+  await Promise.race([exited, sleep(2000)]);
+}
+
 /** Installs exit/signal handlers once. */
 export function installCleanupHandlers() {
   if (handlersInstalled) return;
@@ -66,7 +76,10 @@ export function installCleanupHandlers() {
     shuttingDown = true;
     process.stderr.write(`\nbench: ${signal}, stopping children...\n`);
     for (const pgid of live.keys()) killGroup(pgid, 'SIGTERM');
-    setTimeout(() => process.exit(130), 1500).unref();
+    setTimeout(() => {
+      killAllNow();
+      void stopWatchdog().finally(() => process.exit(130));
+    }, 1500).unref();
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => onSignal(signal));
   process.on('uncaughtException', (err) => {

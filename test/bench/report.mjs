@@ -9,13 +9,13 @@ const loop = (p) => (p ? `${p.loopP99MsWorstSecond}/${p.loopMaxMs}` : '–');
 
 function stepTable(steps, unit) {
   const lines = [
-    `| offered ${unit}/s | achieved ${unit}/s | ${unit}s | ok | failed | retrans (sent/recv) | avg resp ms | engine CPU % | app CPU % | sipp CPU % | engine peak RSS MiB | app peak RSS MiB | loop delay p99/max ms engine | app |`,
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| offered ${unit}/s | achieved ${unit}/s | ${unit}s | ok | failed | retrans (sent/recv) | UDP drops | avg resp ms | engine CPU % | app CPU % | sipp CPU % | CPU pressure % | engine peak RSS MiB | app peak RSS MiB | loop delay p99/max ms engine | app |`,
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const s of steps) {
     lines.push(
-      `| ${s.offeredRate} | ${v(s.achievedRate)} | ${s.calls} | ${s.successful} | ${s.failed} | ${s.retransmissions} (${v(s.retransSent)}/${v(s.retransRecv)}) | ` +
-        `${v(s.avgResponseMs)} | ${v(s.engineCpuPercent)} | ${v(s.appCpuPercent)} | ${v(s.sippCpuPercent)} | ${v(s.enginePeakRssMiB)} | ${v(s.appPeakRssMiB)} | ${loop(s.engineProbe)} | ${loop(s.appProbe)} |`,
+      `| ${s.offeredRate} | ${v(s.achievedRate)} | ${s.calls} | ${s.successful} | ${s.failed} | ${s.retransmissions} (${v(s.retransSent)}/${v(s.retransRecv)}) | ${v(s.udpRcvbufDrops)} | ` +
+        `${v(s.avgResponseMs)} | ${v(s.engineCpuPercent)} | ${v(s.appCpuPercent)} | ${v(s.sippCpuPercent)} | ${v(s.cpuPressurePercent)} | ${v(s.enginePeakRssMiB)} | ${v(s.appPeakRssMiB)} | ${loop(s.engineProbe)} | ${loop(s.appProbe)} |`,
     );
   }
   return lines.join('\n');
@@ -27,10 +27,15 @@ function benchSection(title, unit, result) {
   const best = result.best
     ? `**Highest rate with 0 failed and 0 retransmissions: ${result.best.offeredRate} ${unit}/s** (achieved ${result.best.achievedRate}/s).`
     : '**No step passed** (every step had failures or retransmissions).';
+  const contended = result.steps.filter((s) => s.contended).map((s) => s.offeredRate);
+  const warning = contended.length
+    ? `\n> **Warning:** CPU contention from other processes during the ${contended.join(', ')}/s step(s): CPU pressure was high although engine+app+SIPp used well under the machine's cores. Rerun on a quiet machine before trusting these rows.\n`
+    : '';
   return [
     `### ${title}`,
     '',
     best,
+    warning,
     `Stopped: ${result.stoppedBecause}. Each step ${result.stepSeconds} s worth of ${unit}s; SIPp ${result.scenario}` +
       `${result.holdMs !== undefined ? `, hold ${result.holdMs} ms` : ''}, -recv_timeout ${result.recvTimeoutMs} ms.`,
     '',
@@ -48,8 +53,9 @@ export function renderMarkdown(report) {
     `Command: \`${report.command}\`${report.options.quick ? ' (quick smoke run)' : ''}`,
     `Machine: ${m.cpus}× ${m.cpuModel}, Node ${m.node}, ${m.sipp}, load average at start ${m.loadAverageAtStart.join(' ')}; ` +
       `engine, app and SIPp share these cores. Git ${report.git}.`,
-    'CPU % is of one core, sampled from /proc/PID/stat over the step; peak RSS is VmHWM (reset per step where allowed).',
+    'CPU % is of one core, sampled from /proc/PID/stat over the step (machine total = 100 % × cores); CPU pressure = share of the step during which some runnable task waited for a CPU (/proc/pressure/cpu "some"; contention from our processes and anything else on the machine). Peak RSS is VmHWM (reset per step where allowed).',
     'loop delay = event-loop delay (perf_hooks, preloaded probe): worst per-second p99 / max over the step.',
+    'UDP drops = datagrams dropped on full socket receive buffers during the step (/proc/net/snmp RcvbufErrors, whole network namespace).',
     'retrans = SIPp retransmissions: sent (SIPp resent a request, the stack answered late) / recv (the stack resent a response).',
     '',
     benchSection('INVITE calls per second (answer app, UAC BYE)', 'call', report.invite),

@@ -2,8 +2,9 @@
 // engine, app and sipp are sampled, a drain between steps, and the stop rule (first step with a
 // failed call, a retransmission or a SIPp timeout ends the series).
 import { existsSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { Sampler } from './cpu-sampler.mjs';
+import { Sampler, udpCounters } from './cpu-sampler.mjs';
 import { freePort } from './ports.mjs';
 import { runSipp } from './sipp-run.mjs';
 import { sleep } from './processes.mjs';
@@ -28,6 +29,7 @@ export async function runStep({ rate, stepSeconds, engine, app, scenario, extraA
   const [localPort, mediaPort, controlPort] = [await freePort(), await freePort({ pairPlus2: true }), await freePort()];
   const appBefore = await app.stats();
   const stepStartedAt = Date.now();
+  const udpBefore = udpCounters();
   const sampler = new Sampler(250)
     .track('engine', engine.pid, { resetPeak: true })
     .track('app', app.pid, { resetPeak: true });
@@ -52,6 +54,7 @@ export async function runStep({ rate, stepSeconds, engine, app, scenario, extraA
   });
   const usage = sampler.stop();
   const stepEndedAt = Date.now();
+  const udpAfter = udpCounters();
 
   // Drain: the app should end up holding nothing; then give the engine a moment more.
   let leftover;
@@ -82,10 +85,14 @@ export async function runStep({ rate, stepSeconds, engine, app, scenario, extraA
     sippRetransCounter: st?.retransmissions,
     timeouts: ct?.timeouts,
     unexpected: ct?.unexpected,
+    udpRcvbufDrops: udpBefore && udpAfter ? udpAfter.rcvbufErrors - udpBefore.rcvbufErrors : undefined,
     avgResponseMs: round(durationMs(st?.responseTime1), 2),
     engineCpuPercent: round(usage.engine.cpuPercent),
     appCpuPercent: round(usage.app.cpuPercent),
     sippCpuPercent: round(usage.sipp?.cpuPercent),
+    // Share of the step during which some runnable task waited for a CPU (PSI): contention,
+    // from our three processes and from anything else running on the machine.
+    cpuPressurePercent: round(usage.cpuPressurePercent),
     enginePeakRssMiB: round(usage.engine.peakRssMiB),
     appPeakRssMiB: round(usage.app.peakRssMiB),
     engineProbe: probeWindow(engine.probeFile, stepStartedAt, stepEndedAt),
@@ -97,6 +104,10 @@ export async function runStep({ rate, stepSeconds, engine, app, scenario, extraA
     appCountersDelta: appBefore && appAfter ? diff(appAfter, appBefore) : undefined,
     workDir,
   };
+  // Runnable tasks waited for a CPU much of the time although our three processes did not fill
+  // the cores: something else on the machine took the CPU, so this step says little about the engine.
+  const ours = (result.engineCpuPercent ?? 0) + (result.appCpuPercent ?? 0) + (result.sippCpuPercent ?? 0);
+  result.contended = (result.cpuPressurePercent ?? 0) > 40 && ours < 50 * cpus().length;
   if (!st) result.problem = `no SIPp statistics (exit ${sipp.exitCode}); output:\n${sipp.outputTail}`;
   else if (failed > 0 && sipp.errorsHead) result.problem = `first SIPp errors:\n${sipp.errorsHead}`;
   result.sippCommand = sipp.commandLine;
@@ -157,9 +168,9 @@ export async function runSeries({ label, rates, stepSeconds, deadline, log, step
     const s = await step(rate, join(`step-${String(i + 1).padStart(2, '0')}-${rate}`));
     steps.push(s);
     log(
-      `${label}:   achieved ${s.achievedRate}/s, ok ${s.successful}, failed ${s.failed}, retrans ${s.retransmissions}, ` +
+      `${label}:   achieved ${s.achievedRate}/s, ok ${s.successful}, failed ${s.failed}, retrans ${s.retransmissions}, udp drops ${s.udpRcvbufDrops}, ` +
         `engine ${s.engineCpuPercent}% CPU ${s.enginePeakRssMiB} MiB, app ${s.appCpuPercent}% CPU ${s.appPeakRssMiB} MiB, sipp ${s.sippCpuPercent}%, ` +
-        `loop delay max engine ${s.engineProbe?.loopMaxMs} ms / app ${s.appProbe?.loopMaxMs} ms`,
+        `CPU pressure ${s.cpuPressurePercent}%, loop delay max engine ${s.engineProbe?.loopMaxMs} ms / app ${s.appProbe?.loopMaxMs} ms`,
     );
     if (s.problem) log(`${label}:   ${s.problem.split('\n').slice(0, 8).join('\n    ')}`);
     if (!stepClean(s)) {

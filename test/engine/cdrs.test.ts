@@ -104,6 +104,37 @@ describe('CDRs', () => {
     peer.close();
   });
 
+  it('an INVITE no app is routed for: attempt(network), then stop(application, call-rejected) with the 503', async () => {
+    const peer = await udpPeer(running.port('udp'));
+    const invite = request('INVITE', { port: peer.port, body: SDP });
+    peer.send(invite);
+    const unavailable = await peer.next((m) => statusOf(m) === 503);
+    peer.send(ackTo(invite, unavailable));
+    await waitFor(() => cdrs.length === 2, 5000, 'two CDRs');
+    expect(summary()).toEqual(['attempt/network/', 'stop/application/call-rejected']);
+    expect(cdrs[1].msg.status).toBe(503);
+    peer.close();
+  });
+
+  it('outgoing call canceled by the app: the 487 gives stop(network, call-canceled)', async () => {
+    const peer = await udpPeer(running.port('udp'));
+    let req: { cancel(): void } | undefined;
+    const progress = { cbRequest: (_e: unknown, r: { cancel(): void }) => (req = r), cbProvisional: () => req!.cancel() };
+    const call = srf
+      .createUAC(`sip:bob@127.0.0.1:${peer.port}`, { localSdp: SDP }, progress as never)
+      .then(() => 0, (e: { status?: number }) => e.status);
+    const invite = await peer.next((m) => methodOf(m) === 'INVITE');
+    peer.send(respondTo(invite, 180, 'Ringing', { toTag: 'bob' }));
+    const cancel = await peer.next((m) => methodOf(m) === 'CANCEL');
+    peer.send(respondTo(cancel, 200, 'OK', { toTag: 'bob' }));
+    peer.send(respondTo(invite, 487, 'Request Terminated', { toTag: 'bob' }));
+    expect(await call).toBe(487);
+    await waitFor(() => cdrs.length === 2, 5000, 'two CDRs');
+    expect(summary()).toEqual(['attempt/application/', 'stop/network/call-canceled']);
+    expect(cdrs[1].msg.status).toBe(487);
+    peer.close();
+  });
+
   it('outgoing call from the app: attempt(application) with the INVITE as sent, start(network, uac) with the 200, stop(application) on BYE', async () => {
     const peer = await udpPeer(running.port('udp'));
     const calling = srf.createUAC(`sip:bob@127.0.0.1:${peer.port}`, { localSdp: SDP });

@@ -158,6 +158,11 @@ describe('control port, by hand', () => {
     // Answers come back in order, one frame each.
     const order = c.frames.slice(1).map((f) => f.split('|')[2]);
     expect(order).toEqual(ids);
+
+    // N counts UTF-8 bytes, both ways: a msgId with multi-byte characters survives the trip.
+    const wide = `ping-ü-€-${randomUUID()}`;
+    c.socket.write(RawClient.frame(`${wide}|ping`));
+    expect((await c.reply(wide)).tokens.slice(3)).toEqual(['OK', 'pong']);
   });
 
   it('a response command without txnId gets NO|transaction id missing and a close', async () => {
@@ -180,6 +185,18 @@ describe('control port, by hand', () => {
       expect((await c.reply(self)).tokens.slice(3)).toEqual(['NOK', 'can not send request to myself']);
     }
     expect(c.closed).toBe(false); // NOK is not fatal
+  });
+
+  it('the loop check compares ports: a URI without one means 5060, which is not ours', async () => {
+    const c = await client();
+    await c.auth();
+    const byName = c.send('sip||', `OPTIONS sip:bob@localhost:${running.port('udp')} SIP/2.0\r\nContent-Length: 0\r\n\r\n`);
+    expect((await c.reply(byName)).tokens.slice(3)).toEqual(['NOK', 'can not send request to myself']);
+    // The engine listens on ephemeral ports only, so sip:bob@127.0.0.1 (port 5060) is someone else.
+    const other = c.send('sip||', 'OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\nContent-Length: 0\r\n\r\n');
+    const r = await c.reply(other);
+    expect(r.tokens.slice(3, 5)).toEqual(['OK', 'application']);
+    expect(r.sip.startsWith('OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\n')).toBe(true);
   });
 
   it('a delivered UDP INVITE has the full positional leader; the response echo carries txnId and dialogId', async () => {

@@ -6,12 +6,14 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type Srf from 'drachtio-srf';
-import { SDP, connectApp, header, methodOf, respondTo, startEngine, type RunningEngine } from './engine-fixture';
+import { SDP, connectApp, header, methodOf, respondTo, startEngine, waitFor, type RunningEngine } from './engine-fixture';
 
 /** A SIP endpoint listening on one port number for both UDP and TCP; records each request. */
 interface DualListener {
   port: number;
   got: Array<{ via: 'udp' | 'tcp'; msg: string; reply(text: string): void }>;
+  /** Stop listening on TCP (connects to the port are then refused); UDP stays. */
+  closeTcp(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -49,13 +51,20 @@ async function dualListener(): Promise<DualListener> {
       continue;
     }
     udp.on('message', (m, rinfo) => got.push({ via: 'udp', msg: m.toString('latin1'), reply: (t) => udp.send(Buffer.from(t, 'latin1'), rinfo.port, rinfo.address) }));
+    let tcpOpen = true;
+    const closeTcp = async () => {
+      if (!tcpOpen) return;
+      tcpOpen = false;
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => server.close(r));
+    };
     return {
       port,
       got,
+      closeTcp,
       close: async () => {
         udp.close();
-        for (const sock of sockets) sock.destroy();
-        await new Promise((r) => server.close(r));
+        await closeTcp();
       },
     };
   }
@@ -128,6 +137,24 @@ describe('RFC 3261 §18.1.1 switch to TCP for large requests', () => {
     expect(got.via).toBe('udp');
     expect(header(got.msg, 'Via')).toMatch(new RegExp(`^SIP/2\\.0/UDP 127\\.0\\.0\\.1:${running.port('udp')};branch=z9hG4bK`));
     expect(target.got.filter((g) => g.via === 'tcp')).toHaveLength(0);
+  });
+
+  it('a large INVITE to a UDP-only target falls back to UDP when TCP is refused (as sofia-sip does)', async () => {
+    // A port with only UDP behind it: the TCP side was released again (connect -> ECONNREFUSED).
+    const udpOnly = await dualListener();
+    await udpOnly.closeTcp();
+    const sdp = bigSdp(1200);
+    const call = srf.createUAC(`sip:bob@127.0.0.1:${udpOnly.port}`, { localSdp: sdp }).then(() => 0, (e: { status?: number }) => e.status);
+    const got = await waitForRequest(udpOnly, 'INVITE');
+    expect(got.via).toBe('udp');
+    expect(header(got.msg, 'Via')).toMatch(new RegExp(`^SIP/2\\.0/UDP 127\\.0\\.0\\.1:${running.port('udp')};branch=z9hG4bK`));
+    expect(got.msg.endsWith(sdp)).toBe(true);
+    // Still a UDP client transaction: Timer A retransmits until a response arrives.
+    await waitFor(() => udpOnly.got.filter((g) => methodOf(g.msg) === 'INVITE').length >= 2, 2000, 'Timer A retransmission');
+    got.reply(respondTo(got.msg, 486, 'Busy Here', { toTag: 'bob' }));
+    expect(await call).toBe(486);
+    expect(header((await waitForRequest(udpOnly, 'ACK')).msg, 'Via')).toBe(header(got.msg, 'Via'));
+    await udpOnly.close();
   });
 
   it('an explicit ;transport=udp is honoured even for a large request', async () => {

@@ -62,6 +62,9 @@ describe('CANCEL on the UAS side', () => {
     expect(statusOf(terminated)).toBe(487);
     expect(header(terminated, 'To')).toMatch(/;tag=\S+/);
     expect(header(terminated, 'CSeq')).toBe('1 INVITE');
+    // §8.2.6.2: every non-100 response to a request without To tag carries one; §9.2: the same
+    // tag in the response to the CANCEL and in the 487.
+    expect(header(cancelOk, 'To')).toBe(header(terminated, 'To'));
     await waitFor(() => calls[0].cancels.length === 1, 3000, 'cancel event');
     expect(calls[0].cancels).toEqual(['CANCEL']);
 
@@ -85,6 +88,7 @@ describe('CANCEL on the UAS side', () => {
     const terminated = await peer.next(isFinalTo('INVITE'));
     expect(statusOf(terminated)).toBe(487);
     expect(header(terminated, 'To')).toContain(`;tag=${tag}`);
+    expect(header(peer.received.find(isFinalTo('CANCEL'))!, 'To')).toContain(`;tag=${tag}`);
     await waitFor(() => calls[0].cancels.length === 1, 3000, 'cancel event');
     peer.send(ackTo(invite, terminated));
     expect(running.engine.dialogs.size).toBe(0); // no early dialog without a reliable 1xx
@@ -101,6 +105,7 @@ describe('CANCEL on the UAS side', () => {
     peer.send(cancelOf(invite));
     const cancelRes = await peer.next(isFinalTo('CANCEL'));
     expect(statusOf(cancelRes)).toBe(481);
+    expect(header(cancelRes, 'To')).toMatch(/;tag=\S+/); // §8.2.6.2
     const bye = await peer.next((m) => methodOf(m) === 'BYE');
     expect(header(bye, 'Reason')).toBe('SIP ;cause=200 ;text="CANCEL after 200 OK"');
     expect(header(bye, 'Call-ID')).toBe(header(invite, 'Call-ID'));
@@ -113,12 +118,26 @@ describe('CANCEL on the UAS side', () => {
     expect(calls[0].cancels).toEqual([]); // the app learns about it from the BYE, not a cancel event
   });
 
+  it('after the app rejected with 486: 200 to CANCEL with the 486 To tag, and nothing else changes (§9.2)', async () => {
+    const invite = await inviteDelivered();
+    calls[0].res.send(486);
+    const busy = await peer.next(isFinalTo('INVITE'));
+    expect(statusOf(busy)).toBe(486);
+    peer.send(cancelOf(invite));
+    const cancelOk = await peer.next(isFinalTo('CANCEL'));
+    expect(statusOf(cancelOk)).toBe(200);
+    expect(header(cancelOk, 'To')).toBe(header(busy, 'To'));
+    peer.send(ackTo(invite, busy));
+    expect(peer.received.filter((m) => statusOf(m) === 487)).toEqual([]);
+  });
+
   it('a CANCEL matching no transaction gets 481', async () => {
     const stray = cancelOf(request('INVITE', { port: peer.port }));
     peer.send(stray);
     const res = await peer.next(isFinalTo('CANCEL'));
     expect(statusOf(res)).toBe(481);
     expect(header(res, 'Call-ID')).toBe(header(stray, 'Call-ID'));
+    expect(header(res, 'To')).toMatch(/;tag=\S+/); // §8.2.6.2
     expect(calls).toHaveLength(0);
   });
 });

@@ -9,7 +9,9 @@ import { parseArgs } from 'node:util';
 import { UsageError } from './engine-options';
 import { createLogger } from '../logging/logger';
 import { startGatewayApp } from '../app';
-import { loadConfig } from '../config/loader';
+import { loadConfig, userWithPassword } from '../config/loader';
+import type { GatewayConfig } from '../config/schema';
+import { startHttpServer } from '../app/http/http-server';
 
 const log = createLogger('start');
 
@@ -32,8 +34,27 @@ function waitForPort(port: number, host: string, timeoutMs: number): Promise<voi
   });
 }
 
+/** ws(s)://host:port of the first WebSocket contact, for the page. */
+function webSocketUrl(contacts: string[]): string | undefined {
+  for (const c of contacts) {
+    const m = /^sips?:(\[[^\]]+\]|[^:;]+)(?::(\d+))?;.*transport=[^;]*\b(wss?)\b/i.exec(c);
+    if (m) return `${m[3].toLowerCase()}://${m[1] === '*' ? '127.0.0.1' : m[1]}:${m[2] ?? (m[3].toLowerCase() === 'wss' ? 443 : 80)}`;
+  }
+  return undefined;
+}
+
+/**
+ * Without a configuration file `npm start` is a local demo: two users with fresh random
+ * passwords, printed once, everything on loopback.
+ */
+function withDemoUsers(config: GatewayConfig): { config: GatewayConfig; demo?: Array<[string, string]> } {
+  if (process.env.GATEWAY_CONFIG || config.users.length) return { config };
+  const demo: Array<[string, string]> = ['alice', 'bob'].map((u) => [u, randomBytes(6).toString('base64url')]);
+  return { config: { ...config, users: demo.map(([u, p]) => userWithPassword(u, config.realm, p)) }, demo };
+}
+
 export async function runGateway(argv: string[]): Promise<void> {
-  const config = loadConfig();
+  const { config, demo } = withDemoUsers(loadConfig());
   const adminPort = Number(process.env.GATEWAY_ENGINE_ADMIN_PORT ?? 9022);
   const secret = process.env.GATEWAY_ENGINE_SECRET ?? randomBytes(12).toString('hex');
   const contacts = process.env.GATEWAY_SIP_CONTACTS ? process.env.GATEWAY_SIP_CONTACTS.split(' ').filter(Boolean) : config.sip.contacts;
@@ -55,10 +76,15 @@ export async function runGateway(argv: string[]): Promise<void> {
     engine.kill('SIGTERM');
     throw err;
   }
+  const sipWebSocketUrl = config.http.sipWebSocketUrl ?? webSocketUrl(contacts) ?? '';
+  const http = await startHttpServer({ ...config.http, sipWebSocketUrl, domain: config.domain });
   log.info({ sip: contacts }, 'gateway running');
+  const lines = [`Softphone: ${http.url}  (SIP WebSocket ${sipWebSocketUrl || 'none configured'}, domain ${config.domain})`];
+  for (const [u, p] of demo ?? []) lines.push(`  sign in as ${u} / ${p}: ${http.url}?server=${encodeURIComponent(sipWebSocketUrl)}&user=${u}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
   const stop = () => {
     stopping = true;
-    void app.close().finally(() => {
+    void Promise.all([app.close(), http.close()]).finally(() => {
       engine.kill('SIGTERM');
       setTimeout(() => process.exit(0), 200).unref();
     });

@@ -75,7 +75,9 @@ export const GatewayConfigSchema = z.object({
   http: z
     .object({
       host: z.string().default('127.0.0.1'),
-      port: z.number().int().min(0).max(65535).default(8443),
+      port: z.number().int().min(0).max(65535).default(8088),
+      /** SIP WebSocket URL the page connects to; derived from the engine's ws/wss contact when absent. */
+      sipWebSocketUrl: z.string().optional(),
       /** PEM files; without them the HTTP server and WS listener are plain (local development only). */
       certFile: z.string().optional(),
       keyFile: z.string().optional(),
@@ -84,7 +86,7 @@ export const GatewayConfigSchema = z.object({
   /** Engine listen contacts used by `gateway start` (ignored when the app runs against a real drachtio). */
   sip: z
     .object({
-      contacts: z.array(z.string()).default(['sip:127.0.0.1:5060;transport=udp,tcp']),
+      contacts: z.array(z.string()).default(['sip:127.0.0.1:5060;transport=udp,tcp', 'sip:127.0.0.1:8080;transport=ws']),
     })
     .prefault({}),
 });

@@ -14,10 +14,11 @@ import { InviteClientTransaction } from '../transaction/invite-client';
 import { NonInviteClientTransaction } from '../transaction/non-invite-client';
 import { clientKeyFor, newBranch } from '../transaction/transaction-layer';
 import { appHeader, parseRequestLine, splitAppMessage, type AppMessage } from './app-message';
-import { DestinationError, isLocalHost, resolveUri, selectTransport } from './destinations';
+import { DestinationError, isLocalHost, portOf, resolveUri, selectTransport } from './destinations';
 import type { Engine } from './engine';
 import { applyAppHeaders, replaceLocalhost, toNameAddr } from './header-policy';
 import type { Flow, OutgoingRequest } from './pending';
+import type { TransportError } from '../transport';
 
 const log = createLogger('sip-out');
 
@@ -84,9 +85,9 @@ export class AppRequests {
     applyAppHeaders(req, appMsg.headers, { hostport, skip: NEW_REQUEST_SKIP });
     this.attachBody(req, appMsg);
 
-    this.switchToTcpIfLarge(req, flow, uri, branch);
+    const udpFallback = this.switchToTcpIfLarge(req, flow, uri, branch);
     const initial = method === 'INVITE' || method === 'SUBSCRIBE';
-    const out = this.startClient(cmd, req, flow, branch, { initial, localTag, dialogId: initial ? dialogIdOf(callId, localTag) : '' });
+    const out = this.startClient(cmd, req, flow, branch, { initial, localTag, dialogId: initial ? dialogIdOf(callId, localTag) : '', udpFallback });
     if (method === 'INVITE') this.e.cdrs.emit('cdr:attempt', 'application', undefined, req);
     void out;
   }
@@ -97,14 +98,15 @@ export class AppRequests {
       const c = this.e.registrations.lookup(uri.toString());
       if (c) return { protocol: c.protocol, address: c.remoteAddress, port: c.remotePort, transport: c.transport, connection: c };
     }
-    if (isLocalHost(this.e.transports, nextHop.host, nextHop.port)) throw new Error('can not send request to myself');
+    // Host and port both count: a URI without a port means the default port (§4.3 loop check).
+    if (isLocalHost(this.e.transports, nextHop.host, portOf(nextHop))) throw new Error('can not send request to myself');
     let dest;
     try {
       dest = await resolveUri(nextHop, this.e.config.hostAliases);
     } catch (err) {
       throw new Error(err instanceof DestinationError ? err.message : 'unable to resolve destination');
     }
-    if (isLocalHost(this.e.transports, dest.address, nextHop.port ?? 5060)) throw new Error('can not send request to myself');
+    if (isLocalHost(this.e.transports, dest.address, dest.port)) throw new Error('can not send request to myself');
     let transport = selectTransport(this.e.transports, dest.protocol, dest.address);
     if (!transport && !dest.explicitTransport) {
       transport = this.e.transports[0];
@@ -115,17 +117,23 @@ export class AppRequests {
     return { protocol: dest.protocol, address: dest.address, port: dest.port, transport, connection };
   }
 
-  /** RFC 3261 §18.1.1: a request within 200 bytes of the path MTU goes over TCP instead. */
-  private switchToTcpIfLarge(req: SipRequest, flow: Flow, uri: SipUri, branch: string): void {
+  /**
+   * RFC 3261 §18.1.1: a request within 200 bytes of the path MTU goes over TCP instead.
+   * Returns the UDP flow it replaced: if the TCP connect is refused the request goes back to
+   * UDP (sofia-sip does the same), since plenty of SIP peers have no TCP listener.
+   */
+  private switchToTcpIfLarge(req: SipRequest, flow: Flow, uri: SipUri, branch: string): Flow | undefined {
     const mtu = this.e.config.mtu ?? 1500;
-    if (flow.protocol !== 'udp' || uri.transport || req.toBuffer().length <= mtu - 200) return;
+    if (flow.protocol !== 'udp' || uri.transport || req.toBuffer().length <= mtu - 200) return undefined;
     const tcp = selectTransport(this.e.transports, 'tcp', flow.address);
-    if (!tcp) return;
+    if (!tcp) return undefined;
+    const udp = { ...flow };
     flow.protocol = 'tcp';
     flow.transport = tcp;
     flow.connection = this.e.transportLayer.findConnection('tcp', flow.address, flow.port);
     req.setHeader('Via', this.e.dialogSender.via(flow, branch));
     log.debug({ callId: req.callId }, 'large request switched to TCP');
+    return udp;
   }
 
   private attachBody(req: SipRequest, appMsg: AppMessage): void {
@@ -138,9 +146,14 @@ export class AppRequests {
   }
 
   /** Create and start the client transaction for an app request; echo it to the app. */
-  private startClient(cmd: AppCommand, req: SipRequest, flow: Flow, branch: string, o: { initial: boolean; localTag: string; dialogId: string; dialog?: Dialog }): OutgoingRequest {
+  private startClient(
+    cmd: AppCommand,
+    req: SipRequest,
+    flow: Flow,
+    branch: string,
+    o: { initial: boolean; localTag: string; dialogId: string; dialog?: Dialog; udpFallback?: Flow },
+  ): OutgoingRequest {
     const txnId = this.e.newTxnId();
-    const channel = this.e.requestChannel(flow.protocol, flow.address, flow.port, flow.transport, flow.connection);
     const key = clientKeyFor(branch, req.method);
     const nr = this.e.networkResponses;
     const out = {
@@ -158,21 +171,36 @@ export class AppRequests {
       onResponse: (res: Parameters<typeof nr.onResponse>[1], retransmission = false) => nr.onResponse(out, res, retransmission),
       onTimeout: () => nr.onLocalFailure(out, 408),
       onTransportError: (err: unknown) => {
+        const fallback = o.udpFallback;
+        if (fallback && out.flow !== fallback && (err as TransportError).code === 'ECONNECT' && this.e.outgoing.get(txnId) === out) {
+          // §18.1.1 switch refused by the peer: the same transaction again, over UDP. Nothing
+          // reached the peer yet, so a CANCEL asked for meanwhile just ends it here.
+          if (out.cancelled) return nr.onLocalFailure(out, 487);
+          log.info({ method: req.method, err: (err as Error).message }, 'TCP refused for a large request: sending it over UDP');
+          out.flow = fallback;
+          req.setHeader('Via', this.e.dialogSender.via(fallback, branch));
+          return start();
+        }
         log.info({ method: req.method, err: (err as Error).message }, 'request could not be sent');
         nr.onLocalFailure(out, 503);
       },
     };
-    out.txn =
-      req.method === 'INVITE'
-        ? new InviteClientTransaction(txnId, key, req, channel, this.e.timers, user)
-        : new NonInviteClientTransaction(txnId, key, req, channel, this.e.timers, user);
-    this.e.txns.addClient(out.txn);
+    const start = () => {
+      const f = out.flow;
+      const channel = this.e.requestChannel(f.protocol, f.address, f.port, f.transport, f.connection);
+      out.txn =
+        req.method === 'INVITE'
+          ? new InviteClientTransaction(txnId, key, req, channel, this.e.timers, user)
+          : new NonInviteClientTransaction(txnId, key, req, channel, this.e.timers, user);
+      this.e.txns.addClient(out.txn);
+      out.txn.start();
+    };
     this.e.outgoing.set(txnId, out);
     const text = req.toString();
     cmd.app.send(
       wire.requestSent(cmd.msgId, { source: 'application', bytes: Buffer.byteLength(text), protocol: flow.protocol, address: flow.transport.localAddress, port: flow.transport.localPort }, txnId, text),
     );
-    out.txn.start();
+    start();
     return out;
   }
 

@@ -113,6 +113,16 @@ export class AppResponses {
     }
     if (req.method === 'INVITE' && createsDialog && status >= 200 && status < 300) this.applySessionTimer(pending, res);
 
+    if (reliable1xx && pending.reliable && pending.txn.state === 'proceeding') {
+      // RFC 3262 §3: no second reliable provisional until the first is PRACKed; it goes out
+      // from sendQueuedReliable() when the PRACK arrives.
+      (pending.queuedReliable ??= []).push(res);
+      const text = res.toString();
+      cmd.app.send(
+        wire.responseSent(cmd.msgId, { source: 'application', bytes: Buffer.byteLength(text), protocol: pending.info.protocol, address: t.localAddress, port: t.localPort }, pending.txnId, dialogId, text),
+      );
+      return;
+    }
     const sent = pending.txn.respond(res);
     if (!sent) {
       cmd.app.send(wire.nok(cmd.msgId, 'Response not sent due to unknown transaction'));
@@ -187,10 +197,32 @@ export class AppResponses {
       this.e.timers.t1,
       Number.MAX_SAFE_INTEGER,
       64 * this.e.timers.t1,
-      () => log.info({ callId: pending.req.callId }, 'no PRACK for reliable provisional'),
+      () => this.noPrack(pending),
       !txn.channel.reliable,
     );
     pending.reliable = { rseq: pending.lastRSeq, response: res, retransmit };
+  }
+
+  /** The pending reliable provisional was PRACKed: send the next queued one, if any. */
+  sendQueuedReliable(pending: IncomingRequest): void {
+    const next = pending.queuedReliable?.shift();
+    if (!next || pending.reliable || !pending.txn.respond(next)) return;
+    this.retransmitReliable(pending, next);
+  }
+
+  /**
+   * RFC 3262 §3: no PRACK for a reliable provisional within 64*T1 -> reject the INVITE with a
+   * 5xx (sofia: 503 "Reliable Response Time-Out"). The app's later answer gets NOK.
+   */
+  private noPrack(pending: IncomingRequest): void {
+    const txn = pending.txn as InviteServerTransaction;
+    if (this.e.incoming.get(pending.txnId) !== pending || txn.state !== 'proceeding') return;
+    log.info({ callId: pending.req.callId }, 'no PRACK for reliable provisional: rejecting the INVITE with 503');
+    const res = buildResponse(pending.req, 503, 'Reliable Response Time-Out', pending.localTag ?? this.e.newTag());
+    txn.respond(res);
+    if (pending.dialog?.state === 'early') this.e.dialogs.remove(pending.dialog);
+    this.finish(pending);
+    this.e.cdrs.emit('cdr:stop', 'application', 'call-rejected', res);
   }
 
   private afterFinal(pending: IncomingRequest, res: SipResponse, dialog: Dialog | undefined, createsDialog: boolean, app: AppCommand['app']): void {
@@ -260,6 +292,7 @@ export class AppResponses {
     if (pending.timeout) clearTimeout(pending.timeout);
     pending.reliable?.retransmit.stop();
     pending.reliable = undefined;
+    pending.queuedReliable = undefined;
     this.e.incoming.delete(pending.txnId);
     pending.dialog?.openServerTxns.delete(pending.txnId);
   }

@@ -22,6 +22,11 @@ export class DestinationError extends Error {}
 
 const DEFAULT_PORT: Record<Protocol, number> = { udp: 5060, tcp: 5060, tls: 5061, ws: 80, wss: 443 };
 
+/** The port a URI stands for when it names none (RFC 3263 §4.2 fallback). */
+export function portOf(uri: SipUri): number {
+  return uri.port ?? DEFAULT_PORT[protocolOf(uri).protocol];
+}
+
 export function protocolOf(uri: SipUri): { protocol: Protocol; explicit: boolean } {
   const t = uri.transport;
   if (t === 'udp' || t === 'tcp' || t === 'tls' || t === 'ws' || t === 'wss') {

@@ -95,6 +95,7 @@ export class InDialogRequests {
     if (m && Number(m[1]) === invite.reliable.rseq) {
       invite.reliable.retransmit.stop();
       invite.reliable = undefined;
+      this.e.appResponses.sendQueuedReliable(invite);
     }
   }
 
@@ -134,7 +135,7 @@ export class InDialogRequests {
 
   /** CANCEL for an INVITE we already answered 2xx (§10.2): 481, then tear the call down. */
   cancelAfter200(req: SipRequest, cancelTxn: ServerTransaction, dialog: Dialog | undefined): void {
-    cancelTxn.respond(buildResponse(req, 481));
+    cancelTxn.respond(buildResponse(req, 481, undefined, this.e.newTag())); // §8.2.6.2: tagged
     if (dialog && dialog.state !== 'terminated') void this.e.dialogSender.engineBye(dialog, 'CANCEL after 200 OK');
   }
 }

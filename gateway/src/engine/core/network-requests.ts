@@ -103,7 +103,9 @@ export class NetworkRequests {
   private newRequest(req: SipRequest, info: InboundInfo): void {
     const cfg = this.e.config;
     if (this.isSpam(req)) {
-      if (req.method !== 'ACK') this.e.sendStatelessResponse(buildResponse(req, 603), info);
+      // Through a server transaction, as drachtio-server does (nta_incoming_treply): the 603 gets
+      // a To tag (RFC 3261 §8.2.6.2), is retransmitted over UDP until the ACK, absorbs the ACK.
+      if (req.method !== 'ACK') this.createServerTransaction(req, info).respond(buildResponse(req, 603, undefined, this.e.newTag()));
       log.info({ callId: req.callId }, 'request from spammer declined');
       return;
     }
@@ -222,11 +224,15 @@ export class NetworkRequests {
     const pending = invite ? this.e.incoming.get(invite.txnId) : undefined;
     if (!(invite instanceof InviteServerTransaction) || !pending || invite.state !== 'proceeding') {
       // §9.2: no matching transaction -> 481; a final was already sent -> 200, no effect.
-      cancelTxn.respond(buildResponse(req, invite ? 200 : 481, undefined, invite ? this.e.newTag() : undefined));
+      // §8.2.6.2: either way the response carries a To tag, the final's one if there was one.
+      const finalTag = invite instanceof InviteServerTransaction ? getTag(invite.finalResponse?.getHeader('To') ?? '') : undefined;
+      cancelTxn.respond(buildResponse(req, invite ? 200 : 481, undefined, finalTag ?? this.e.newTag()));
       return;
     }
+    // §9.2: the 200 to the CANCEL and the 487 carry the same To tag (§8.2.6.2: there is one).
+    pending.localTag ??= this.e.newTag();
     cancelTxn.respond(buildResponse(req, 200, undefined, pending.localTag));
-    const res487 = buildResponse(pending.req, 487, undefined, pending.localTag ?? this.e.newTag());
+    const res487 = buildResponse(pending.req, 487, undefined, pending.localTag);
     invite.respond(res487);
     pending.cancelled = true;
     pending.reliable?.retransmit.stop();

@@ -179,8 +179,8 @@ export class NetworkResponses {
     }
   }
 
-  /** Timer B/F expiry (408) or a transport failure (503), reported as a network response (§10.4). */
-  onLocalFailure(out: OutgoingRequest, status: 408 | 503): void {
+  /** Timer B/F expiry (408), a transport failure (503) or a request cancelled before it could be sent (487), reported as a network response (§10.4). */
+  onLocalFailure(out: OutgoingRequest, status: 408 | 487 | 503): void {
     if (!this.e.outgoing.has(out.txnId)) return;
     const res = buildResponse(out.req, status);
     this.onResponse(out, res, false);

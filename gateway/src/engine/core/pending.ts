@@ -28,6 +28,8 @@ export interface IncomingRequest {
   supports100rel: boolean;
   /** Reliable provisional waiting for PRACK (RFC 3262 §3). */
   reliable?: { rseq: number; response: SipResponse; retransmit: Retransmitter };
+  /** Reliable provisionals the app sent while one was still unacknowledged (RFC 3262 §3). */
+  queuedReliable?: SipResponse[];
   lastRSeq: number;
   /** An UPDATE inside the early dialog, delivered under this INVITE's txnId (§5.2 kind 4). */
   earlyUpdate?: { req: SipRequest; txn: ServerTransaction };
