@@ -58,7 +58,10 @@ export async function runGateway(argv: string[]): Promise<void> {
   const adminPort = Number(process.env.GATEWAY_ENGINE_ADMIN_PORT ?? 9022);
   const secret = process.env.GATEWAY_ENGINE_SECRET ?? randomBytes(12).toString('hex');
   const contacts = process.env.GATEWAY_SIP_CONTACTS ? process.env.GATEWAY_SIP_CONTACTS.split(' ').filter(Boolean) : config.sip.contacts;
-  const engineArgs = ['engine', '--address', '127.0.0.1', '--port', String(adminPort), '--secret', secret, ...contacts.flatMap((c) => ['--contact', c]), ...argv];
+  const certFile = config.sip.certFile ?? config.http.certFile;
+  const keyFile = config.sip.keyFile ?? config.http.keyFile;
+  const tlsArgs = certFile && keyFile ? ['--cert-file', certFile, '--key-file', keyFile] : [];
+  const engineArgs = ['engine', '--address', '127.0.0.1', '--port', String(adminPort), '--secret', secret, ...contacts.flatMap((c) => ['--contact', c]), ...tlsArgs, ...argv];
   const engine: ChildProcess = fork(__dirname + '/index.js', engineArgs, { stdio: 'inherit' });
   let stopping = false;
   engine.once('exit', (code) => {

@@ -87,6 +87,9 @@ export const GatewayConfigSchema = z.object({
   sip: z
     .object({
       contacts: z.array(z.string()).default(['sip:127.0.0.1:5060;transport=udp,tcp', 'sip:127.0.0.1:8080;transport=ws']),
+      /** PEM files for tls and wss contacts (default: the http certificate). */
+      certFile: z.string().optional(),
+      keyFile: z.string().optional(),
     })
     .prefault({}),
 });
