@@ -80,7 +80,13 @@ export async function runGateway(argv: string[]): Promise<void> {
     throw err;
   }
   const sipWebSocketUrl = config.http.sipWebSocketUrl ?? webSocketUrl(contacts) ?? '';
-  const http = await startHttpServer({ ...config.http, sipWebSocketUrl, domain: config.domain });
+  const running = app;
+  const http = await startHttpServer({
+    ...config.http,
+    sipWebSocketUrl,
+    domain: config.domain,
+    status: () => ({ calls: running.calls.size, registrar: running.registrar.stats(), rtpengine: running.media.pool.metrics() }),
+  });
   log.info({ sip: contacts }, 'gateway running');
   const lines = [`Softphone: ${http.url}  (SIP WebSocket ${sipWebSocketUrl || 'none configured'}, domain ${config.domain})`];
   for (const [u, p] of demo ?? []) lines.push(`  sign in as ${u} / ${p}: ${http.url}?server=${encodeURIComponent(sipWebSocketUrl)}&user=${u}`);

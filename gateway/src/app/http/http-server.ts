@@ -21,6 +21,8 @@ export interface HttpOptions {
   domain: string;
   /** Directory of the built softphone (default: <repo>/softphone/dist). */
   softphoneDir?: string;
+  /** Live counters for /api/status (calls, registrations, rtpengine). Loopback clients only. */
+  status?: () => unknown;
 }
 
 export interface HttpServer {
@@ -41,6 +43,10 @@ export async function startHttpServer(o: HttpOptions): Promise<HttpServer> {
   const root = o.softphoneDir ?? defaultSoftphoneDir();
   app.get('/api/client-config', async () => ({ sipWebSocketUrl: o.sipWebSocketUrl, domain: o.domain }));
   app.get('/healthz', async () => ({ ok: true }));
+  app.get('/api/status', async (req, reply) => {
+    if (!/^(127\.|::1$|::ffff:127\.)/.test(req.ip)) return reply.code(403).send({ error: 'status is served to loopback clients only' });
+    return o.status ? o.status() : {};
+  });
   if (existsSync(root)) {
     await app.register(fastifyStatic, { root, index: ['index.html'] });
   } else {
