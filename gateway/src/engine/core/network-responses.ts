@@ -7,7 +7,7 @@ import { createLogger } from '../../logging/logger';
 import * as wire from '../control/wire';
 import { Dialog } from '../dialog/dialog';
 import { getTag } from '../sip/headers';
-import type { SipResponse } from '../sip/message';
+import { SipRequest, type SipResponse } from '../sip/message';
 import { validateResponse } from '../sip/validate';
 import { clientKeyOfResponse } from '../transaction/transaction-layer';
 import type { Engine, InboundInfo } from './engine';
@@ -65,8 +65,10 @@ export class NetworkResponses {
     const method = out.req.method;
     const status = res.status;
     if (retransmission) {
-      // RFC 6026 Accepted state: 2xx retransmissions are answered with the ACK we sent.
       const d = out.dialog;
+      const tag = getTag(res.getHeader('To') ?? '');
+      if (d && out.initial && tag !== undefined && tag !== d.remoteTag) return this.rejectFork(out, res, tag);
+      // RFC 6026 Accepted state: 2xx retransmissions are answered with the ACK we sent.
       if (d?.lastAck && d.lastAck.cseq === parseInt(res.getHeader('CSeq') ?? '', 10)) {
         this.e.requestChannel(out.flow.protocol, out.flow.address, out.flow.port, out.flow.transport, out.flow.connection).send(d.lastAck.ack).catch(() => {});
       }
@@ -90,6 +92,34 @@ export class NetworkResponses {
       port: info?.remotePort ?? out.flow.port,
     };
     this.e.send(out.app, wire.sipMessage(meta, out.txnId, dialogId, res.toString()));
+  }
+
+  /**
+   * A 2xx from a second fork after the first one formed the dialog (RFC 3261 §13.2.2.4): the
+   * UAC must ACK it, and since the app keeps one dialog, the fork is hung up right away.
+   */
+  private rejectFork(out: OutgoingRequest, res: SipResponse, tag: string): void {
+    const contact = res.getHeaderValues('Contact')[0];
+    const target = contact ? (/<([^>]*)>/.exec(contact)?.[1] ?? contact.split(';')[0]).trim() : out.req.uri;
+    const cseq = parseInt(res.getHeader('CSeq') ?? '0', 10);
+    const f = out.flow;
+    const channel = this.e.requestChannel(f.protocol, f.address, f.port, f.transport, f.connection);
+    const build = (method: string, seq: number) => {
+      const m = new SipRequest(method, target);
+      m.addHeader('Via', this.e.dialogSender.via(f));
+      for (const rr of res.getHeaderValues('Record-Route').reverse()) m.addHeader('Route', rr);
+      m.addHeader('Max-Forwards', '70');
+      m.addHeader('From', out.req.getHeader('From') ?? '');
+      m.addHeader('To', res.getHeader('To') ?? '');
+      m.addHeader('Call-ID', out.req.callId);
+      m.addHeader('CSeq', `${seq} ${method}`);
+      return m;
+    };
+    log.info({ callId: out.req.callId, tag }, 'second forked 2xx: ACK and BYE it');
+    channel.send(build('ACK', cseq)).catch(() => {});
+    const bye = build('BYE', cseq + 1);
+    bye.addHeader('Reason', 'SIP ;cause=200 ;text="Call completed elsewhere"');
+    this.e.dialogSender.sendAndForget(bye, f);
   }
 
   /** UAC dialog creation (§10.4): early on a tagged 1xx, confirmed on 2xx, removed on failure. */
