@@ -27,6 +27,27 @@ function statusOf(err: unknown): number {
   return typeof s === 'number' && s >= 400 ? s : 500;
 }
 
+/**
+ * dialog.modify() (re-INVITE) without its srf 5.0.x flaws: a non-200 final response leaves srf's
+ * one-re-INVITE-at-a-time counter raised, so every later modify() on that dialog waits forever;
+ * and the refused offer stays as the dialog's local SDP. Both are undone here.
+ */
+async function modify(dialog: Dialog, sdp: string): Promise<string> {
+  const previous = dialog.local.sdp;
+  try {
+    return await dialog.modify(sdp);
+  } catch (err) {
+    dialog.local.sdp = previous;
+    const queue = (dialog as unknown as { _reinvitesInProgress?: { count: number; admitOne: Array<() => void> } })._reinvitesInProgress;
+    if (typeof (err as { status?: unknown }).status === 'number' && queue && queue.count > 0) {
+      queue.count -= 1;
+      const next = queue.admitOne.shift();
+      if (next) setImmediate(next);
+    }
+    throw err;
+  }
+}
+
 export class BridgedCall {
   private ended = false;
   /** One offer/answer at a time per call (RFC 3261 §14.1): a second one meanwhile gets 491. */
@@ -61,8 +82,10 @@ export class BridgedCall {
   private async reoffer(leg: LegId, req: Req, res: Res, method: 'INVITE' | 'UPDATE'): Promise<void> {
     const dialog = this.dialogOf(leg);
     if (!req.body) {
-      // No offer (session refresh): answer with what we last sent this side.
-      res.send(200, { body: dialog.local.sdp, headers: { 'Content-Type': 'application/sdp' } });
+      // No offer (session refresh). A re-INVITE's 200 must carry an offer: what we last sent this
+      // side. An UPDATE's 200 must not carry SDP at all (RFC 3311 §5.2: no offer, no answer).
+      if (method === 'UPDATE') res.send(200);
+      else res.send(200, { body: dialog.local.sdp, headers: { 'Content-Type': 'application/sdp' } });
       return;
     }
     if (this.negotiating || this.ended) {
@@ -75,14 +98,24 @@ export class BridgedCall {
       const toOther = await this.media.offer(leg, req.body);
       let theirAnswer: string;
       if (method === 'INVITE') {
-        theirAnswer = await other.modify(toOther);
+        theirAnswer = await modify(other, toOther);
       } else {
         const r = await other.request({ method: 'UPDATE', body: toOther, headers: { 'Content-Type': 'application/sdp' } } as unknown as Req);
-        if (r.status >= 300) throw Object.assign(new Error(`UPDATE answered ${r.status}`), { status: r.status });
-        theirAnswer = r.body;
+        if (r.status === 405 || r.status === 501) {
+          // The other side does not do UPDATE (many desk phones): the same offer as a re-INVITE.
+          theirAnswer = await modify(other, toOther);
+        } else if (r.status >= 300) {
+          throw Object.assign(new Error(`UPDATE answered ${r.status}`), { status: r.status });
+        } else {
+          theirAnswer = r.body;
+          other.local.sdp = toOther; // srf records SDP only for modify()
+          other.remote.sdp = theirAnswer;
+        }
       }
       const back = await this.media.answer(otherLeg(leg), theirAnswer);
       res.send(200, { body: back, headers: { 'Content-Type': 'application/sdp' } });
+      // srf does not record SDP sent in a response: keep it for offer-less re-INVITEs (above).
+      dialog.local.sdp = back;
       log.info({ call: this.id, from: leg, method }, 'media renegotiated');
     } catch (err) {
       this.media.abandonPendingOffer();

@@ -25,6 +25,11 @@ export interface InviteDeps {
   calls: CallRegistry;
 }
 
+function sameSdp(a: string, b: string): boolean {
+  const norm = (s: string) => s.replace(/\r\n/g, '\n').trim();
+  return norm(a) === norm(b);
+}
+
 function tagOf(header: string | undefined): string | undefined {
   return /;\s*tag=([^;>\s]+)/i.exec(header ?? '')?.[1];
 }
@@ -68,7 +73,8 @@ export function createInviteHandler(d: InviteDeps) {
     } catch (err) {
       if ((err as Error).name === 'NoMediaServerError') {
         log.error({ callId, err: (err as Error).message }, 'no rtpengine answers: rejecting the call with 503');
-        res.send(503, { headers: { 'Retry-After': '30' } });
+        const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds ?? 30; // the pool's (rtpengine-pool.ts)
+        res.send(503, { headers: { 'Retry-After': String(retryAfter) } });
       } else if (err instanceof ForkFailed) {
         if (err.status !== 487) res.send(err.status, err.reason, {});
         for (const t of route.targets) if (t.contact) d.registrar.reportUnreachable(t.user, t.contact);
@@ -78,9 +84,16 @@ export function createInviteHandler(d: InviteDeps) {
       }
       return;
     }
-    const { uac, media, target } = winner;
+    const { uac, media, target, early } = winner;
     try {
-      const answer = await media.answer('callee', uac.remote.sdp);
+      let answer: string;
+      if (early && sameSdp(early.calleeSdp, uac.remote.sdp)) {
+        answer = early.callerSdp; // the 200 repeats the 183's answer (RFC 3261 §13.2.1): so does ours
+      } else {
+        // A 183's SDP used up the pending offer: offer the caller's SDP again for the 200's answer.
+        if (early) await media.offer('caller', req.body);
+        answer = await media.answer('callee', uac.remote.sdp);
+      }
       const uas = await d.srf.createUAS(req, res, { localSdp: answer, headers: { 'Content-Type': 'application/sdp' } });
       const call = new BridgedCall(callId, uas, uac, media, { ended: (c) => d.calls.remove(c) });
       d.calls.add(call);

@@ -20,6 +20,18 @@ export interface ForkWinner {
   uac: Srf.Dialog;
   media: MediaSession;
   target: CallTarget;
+  /**
+   * The winner's 183 SDP already went through rtpengine (its answer was sent to the caller): the
+   * session has no pending offer left, so the 200 must not be answered through rtpengine again.
+   */
+  early?: EarlyAnswer;
+}
+
+export interface EarlyAnswer {
+  /** The callee's SDP in its 183. */
+  calleeSdp: string;
+  /** rtpengine's SDP sent to the caller in the 183. */
+  callerSdp: string;
 }
 
 export class ForkFailed extends Error {
@@ -36,6 +48,8 @@ interface Branch {
   media: MediaSession;
   req?: Req;
   done: boolean;
+  /** Set when this branch's 183 SDP was answered through rtpengine (see ForkWinner.early). */
+  early?: Promise<EarlyAnswer | undefined>;
 }
 
 /** RFC 3261 §16.7 step 6 in short: 6xx wins, then the lowest class, 503 reported as 500... kept simple here. */
@@ -98,12 +112,18 @@ export async function forkToTargets(o: ForkOptions): Promise<ForkWinner> {
     if (cancelled || b.done) return;
     if (p.status === 183 && p.body && !earlyFrom) {
       earlyFrom = b;
-      try {
-        const sdp = await b.media.answer('callee', p.body);
-        if (!cancelled) o.res.send(183, { body: sdp, headers: { 'Content-Type': 'application/sdp' } });
-      } catch (err) {
-        log.warn({ callId: o.callId, err: (err as Error).message }, 'early media not passed on');
-      }
+      const calleeSdp: string = p.body;
+      b.early = b.media.answer('callee', calleeSdp).then(
+        (callerSdp) => {
+          if (!cancelled) o.res.send(183, { body: callerSdp, headers: { 'Content-Type': 'application/sdp' } });
+          return { calleeSdp, callerSdp };
+        },
+        (err: unknown) => {
+          log.warn({ callId: o.callId, err: (err as Error).message }, 'early media not passed on');
+          return undefined;
+        },
+      );
+      await b.early;
     } else if (p.status === 180 && !ringingSent && !earlyFrom) {
       ringingSent = true;
       o.res.send(180);
@@ -114,7 +134,10 @@ export async function forkToTargets(o: ForkOptions): Promise<ForkWinner> {
     const sdp = await b.media.offer('caller', o.callerSdp);
     if (cancelled || b.done) throw new ForkFailed(487, 'Request Terminated');
     const uac = await o.srf.createUAC(b.target.uri, { localSdp: sdp, headers: o.headers }, {
-      cbRequest: (r: Req) => {
+      // srf calls cbRequest(err, req) at run time (its typings say (req)): take the request either way.
+      cbRequest: (...args: unknown[]) => {
+        const r = (args[1] ?? args[0]) as Req | null | undefined;
+        if (!r || typeof r.cancel !== 'function') return;
         b.req = r;
         if (cancelled || b.done) r.cancel(() => undefined);
       },
@@ -144,7 +167,8 @@ export async function forkToTargets(o: ForkOptions): Promise<ForkWinner> {
     const winner = await Promise.any(attempts);
     winner.done = true;
     cancelOthers(winner);
-    return { uac: (winner as Branch & { uac: Srf.Dialog }).uac, media: winner.media, target: winner.target };
+    const early = winner.early ? await winner.early : undefined;
+    return { uac: (winner as Branch & { uac: Srf.Dialog }).uac, media: winner.media, target: winner.target, early };
   } catch (err) {
     if (err instanceof AggregateError) {
       const first = err.errors.find((e) => (e as { name?: string }).name === 'NoMediaServerError');
