@@ -16,9 +16,13 @@ const log = createLogger('call');
 type Dialog = Srf.Dialog;
 type Req = Srf.SrfRequest;
 type Res = Srf.SrfResponse;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Listener = (...args: any[]) => void;
 
 export interface CallEvents {
   ended(call: BridgedCall, reason: string): void;
+  /** A REFER from `leg` (transfer); without a handler REFER is declined with 603. */
+  refer?(call: BridgedCall, leg: LegId, req: Req, res: Res): void;
 }
 
 /** Status of a SIP failure surfaced by srf (SipError), else a 500. */
@@ -32,7 +36,7 @@ function statusOf(err: unknown): number {
  * one-re-INVITE-at-a-time counter raised, so every later modify() on that dialog waits forever;
  * and the refused offer stays as the dialog's local SDP. Both are undone here.
  */
-async function modify(dialog: Dialog, sdp: string): Promise<string> {
+export async function modify(dialog: Dialog, sdp: string): Promise<string> {
   const previous = dialog.local.sdp;
   try {
     return await dialog.modify(sdp);
@@ -71,11 +75,32 @@ export class BridgedCall {
     return leg === 'caller' ? this.uas : this.uac;
   }
 
+  private listeners: Array<[Dialog, string, Listener]> = [];
+
+  private listen(dialog: Dialog, event: string, fn: Listener): void {
+    (dialog as unknown as NodeJS.EventEmitter).on(event, fn);
+    this.listeners.push([dialog, event, fn]);
+  }
+
   private wire(leg: LegId, dialog: Dialog): void {
-    dialog.on('destroy', () => void this.end(`${leg} hung up`, leg));
-    dialog.on('modify', (req: Req, res: Res) => void this.reoffer(leg, req, res, 'INVITE'));
-    dialog.on('update', (req: Req, res: Res) => void this.reoffer(leg, req, res, 'UPDATE'));
-    dialog.on('info', (req: Req, res: Res) => void this.info(leg, req, res));
+    this.listen(dialog, 'destroy', () => void this.end(`${leg} hung up`, leg));
+    this.listen(dialog, 'modify', (req: Req, res: Res) => void this.reoffer(leg, req, res, 'INVITE'));
+    this.listen(dialog, 'update', (req: Req, res: Res) => void this.reoffer(leg, req, res, 'UPDATE'));
+    this.listen(dialog, 'info', (req: Req, res: Res) => void this.info(leg, req, res));
+    this.listen(dialog, 'refer', (req: Req, res: Res) => {
+      if (this.events.refer && !this.ended) this.events.refer(this, leg, req, res);
+      else res.send(603);
+    });
+  }
+
+  /**
+   * The dialogs move to another call (transfer): stop handling their events here without
+   * hanging anything up. The caller deletes the media session and the registry entry.
+   */
+  detach(): void {
+    for (const [d, event, fn] of this.listeners) (d as unknown as NodeJS.EventEmitter).off(event, fn);
+    this.listeners = [];
+    this.ended = true;
   }
 
   /** A new offer from `leg` (RFC 3264 §8): through rtpengine to the other side and back. */

@@ -11,7 +11,8 @@ import { authenticatedUserOf } from '../policy/digest-auth';
 import type { RtpenginePool } from '../media/rtpengine-pool';
 import type { Registrar } from '../registrar';
 import type { Router } from '../routing/router';
-import { BridgedCall } from './bridged-call';
+import { BridgedCall, type CallEvents } from './bridged-call';
+import { blindTransfer } from './blind-transfer';
 import type { CallRegistry } from './call-registry';
 import { ForkFailed, forkToTargets } from './outbound-fork';
 
@@ -32,6 +33,15 @@ function sameSdp(a: string, b: string): boolean {
 
 function tagOf(header: string | undefined): string | undefined {
   return /;\s*tag=([^;>\s]+)/i.exec(header ?? '')?.[1];
+}
+
+/** What every bridged call reports to: the registry, and the transfer logic for REFER. */
+function callEvents(d: InviteDeps): CallEvents {
+  const events: CallEvents = {
+    ended: (c) => d.calls.remove(c),
+    refer: (call, leg, req, res) => void blindTransfer({ srf: d.srf, router: d.router, pool: d.pool, calls: d.calls, events }, call, leg, req, res),
+  };
+  return events;
 }
 
 export function createInviteHandler(d: InviteDeps) {
@@ -95,7 +105,7 @@ export function createInviteHandler(d: InviteDeps) {
         answer = await media.answer('callee', uac.remote.sdp);
       }
       const uas = await d.srf.createUAS(req, res, { localSdp: answer, headers: { 'Content-Type': 'application/sdp' } });
-      const call = new BridgedCall(callId, uas, uac, media, { ended: (c) => d.calls.remove(c) });
+      const call = new BridgedCall(callId, uas, uac, media, callEvents(d));
       d.calls.add(call);
       call.start();
       log.info({ callId, caller, callee: target.uri, kind: target.kind }, 'call answered');

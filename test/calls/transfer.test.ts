@@ -1,0 +1,89 @@
+/**
+ * Blind transfer (RFC 3515, RFC 5589 §6) through the B2BUA: desk2 REFERs desk1 to desk3. The
+ * gateway calls desk3, re-INVITEs desk1 toward it through a new rtpengine session, reports to
+ * desk2 with NOTIFY (sipfrag 100 then 200) and hangs desk2 up. RTP then flows desk1 <-> desk3.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { header, statusOf } from '../engine/engine-fixture';
+import { rtpengineMissing } from '../media/rtpengine-fixture';
+import { sleep, startCallStack, type CallStack } from './call-fixture';
+import { bodyOf, isRequest, type SipPhone } from './sip-phone';
+
+describe.skipIf(rtpengineMissing)('blind transfer', () => {
+  let stack: CallStack;
+  let desk1: SipPhone;
+  let desk2: SipPhone;
+  let desk3: SipPhone;
+
+  beforeAll(async () => {
+    stack = await startCallStack({ phones: ['desk1', 'desk2', 'desk3'] });
+    ({ desk1, desk2, desk3 } = stack.phones as Record<'desk1' | 'desk2' | 'desk3', SipPhone>);
+  });
+  beforeEach(async () => stack.resetPhones());
+  afterEach(async () => {
+    for (const p of [desk1, desk2, desk3]) p.rtp.stopAudio();
+    await stack.assertClean();
+  });
+  afterAll(async () => stack?.stop());
+
+  async function established(): Promise<void> {
+    desk1.invite('desk2');
+    await desk2.awaitInvite();
+    desk2.answer();
+    expect(statusOf(await desk1.final())).toBe(200);
+    await desk2.next(isRequest('ACK'));
+  }
+
+  it('moves desk1 to desk3: NOTIFY 100/200 to the transferor, BYE to it, RTP desk1 <-> desk3', async () => {
+    await established();
+    const refer = await desk2.transact('REFER', { extra: `Refer-To: <sip:desk3@127.0.0.1>\r\nReferred-By: <sip:desk2@127.0.0.1>\r\n` });
+    expect(statusOf(refer)).toBe(202);
+    const trying = await desk2.next((m) => isRequest('NOTIFY')(m) && bodyOf(m).startsWith('SIP/2.0 100'));
+    expect(header(trying, 'Event')).toBe('refer');
+    expect(header(trying, 'Content-Type')).toMatch(/^message\/sipfrag/);
+    const invite = await desk3.awaitInvite();
+    expect(header(invite, 'Referred-By')).toContain('desk2');
+    desk3.answer();
+    // desk1 is re-INVITEd toward the new session (the phone answers re-INVITEs itself).
+    const reinvite = await desk1.next((m) => isRequest('INVITE')(m) && /;tag=/.test(header(m, 'To') ?? ''));
+    expect(bodyOf(reinvite)).toContain('m=audio');
+    const done = await desk2.next((m) => isRequest('NOTIFY')(m) && bodyOf(m).startsWith('SIP/2.0 200'));
+    expect(header(done, 'Subscription-State')).toMatch(/^terminated/);
+    await desk2.next(isRequest('BYE'));
+
+    const since = Date.now();
+    desk1.rtp.startAudio();
+    desk3.rtp.startAudio();
+    await sleep(1200);
+    desk1.rtp.stopAudio();
+    desk3.rtp.stopAudio();
+    await sleep(100);
+    expect(desk1.rtp.count(since, 0)).toBeGreaterThan(30);
+    expect(desk3.rtp.count(since, 0)).toBeGreaterThan(30);
+    expect(stack.app.calls.size).toBe(1);
+
+    const bye = await desk1.transact('BYE');
+    expect(statusOf(bye)).toBe(200);
+    await desk3.next(isRequest('BYE'));
+  });
+
+  it('keeps the call when the target is busy and tells the transferor', async () => {
+    await established();
+    expect(statusOf(await desk2.transact('REFER', { extra: `Refer-To: <sip:desk3@127.0.0.1>\r\n` }))).toBe(202);
+    await desk3.awaitInvite();
+    desk3.respond(486, 'Busy Here');
+    const failed = await desk2.next((m) => isRequest('NOTIFY')(m) && bodyOf(m).startsWith('SIP/2.0 486'));
+    expect(header(failed, 'Subscription-State')).toMatch(/^terminated/);
+    expect(stack.app.calls.size).toBe(1);
+    expect(statusOf(await desk1.transact('BYE'))).toBe(200);
+    await desk2.next(isRequest('BYE'));
+  });
+
+  it('refuses a REFER to an address the gateway does not serve (no open relay)', async () => {
+    await established();
+    const res = await desk2.transact('REFER', { extra: `Refer-To: <sip:someone@198.51.100.7>\r\n` });
+    expect(statusOf(res)).toBe(404);
+    expect(statusOf(await desk1.transact('BYE'))).toBe(200);
+    await desk2.next(isRequest('BYE'));
+  });
+});
