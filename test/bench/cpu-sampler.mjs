@@ -109,6 +109,12 @@ export class Sampler {
 
   tick() {
     const now = performance.now();
+    for (const u of this.udpPorts?.values() ?? []) {
+      const drops = udpSocketDrops(u.port);
+      if (drops === undefined) continue;
+      u.first ??= drops;
+      u.last = drops;
+    }
     for (const entry of this.targets.values()) {
       const pid = entry.resolve();
       if (!pid) continue;
@@ -125,6 +131,12 @@ export class Sampler {
     }
   }
 
+  /** Also follow the drop counter of the UDP socket on `port` (kept at its last value). */
+  trackUdpDrops(name, port) {
+    (this.udpPorts ??= new Map()).set(name, { port, first: undefined, last: undefined });
+    return this;
+  }
+
   stop() {
     this.tick();
     clearInterval(this.timer);
@@ -132,6 +144,8 @@ export class Sampler {
     const pressureNow = cpuPressureSeconds();
     const stalled = pressureNow !== undefined && this.pressureAtStart !== undefined ? pressureNow - this.pressureAtStart : undefined;
     const result = { wallSeconds, cpuPressurePercent: stalled === undefined ? undefined : (100 * stalled) / wallSeconds };
+    result.udpDrops = {};
+    for (const [name, u] of this.udpPorts ?? []) result.udpDrops[name] = u.last === undefined ? undefined : u.last - u.first;
     for (const [name, e] of this.targets) {
       const cpu = e.first === undefined || e.last === undefined ? undefined : e.last - e.first;
       const span = (e.lastAt - e.firstAt) / 1000;
@@ -157,6 +171,21 @@ export function udpCounters() {
     const values = lines[1].split(/\s+/).slice(1).map(Number);
     const get = (n) => values[names.indexOf(n)];
     return { rcvbufErrors: get('RcvbufErrors'), inErrors: get('InErrors'), inDatagrams: get('InDatagrams') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Drops counted on the UDP socket(s) bound to this local port (/proc/net/udp, last column). */
+export function udpSocketDrops(port) {
+  try {
+    const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+    let drops = 0;
+    for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length > 12 && cols[1].endsWith(`:${hexPort}`)) drops += Number(cols[cols.length - 1]) || 0;
+    }
+    return drops;
   } catch {
     return undefined;
   }

@@ -5,7 +5,7 @@
 //   node test/bench/index.mjs [--quick] [--max-rate N] [--only invite|register] [--profile]
 //                             [--step-seconds S] [--hold-ms MS] [--rates a,b,c] [--out FILE]
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,11 +17,12 @@ import { renderMarkdown, writeJson } from './report.mjs';
 import { requireSipp, SippMissingError } from './sipp-run.mjs';
 import { REPO_ROOT } from './stack.mjs';
 
-const FULL_INVITE_RATES = [100, 200, 400, 600, 800, 1000, 1200, 1500, 2000, 2500, 3000];
-const FULL_REGISTER_RATES = [100, 200, 400, 600, 800, 1000, 1200, 1500, 2000, 2500];
+const FULL_INVITE_RATES = [100, 200, 400, 600, 800, 1000, 1500, 2000, 2500, 3000, 3500, 4000];
+const FULL_REGISTER_RATES = [100, 200, 400, 600, 800, 1000, 1500, 2000, 2500, 3000, 3500, 4000];
 const QUICK_RATES = [50, 100, 200];
 const TOTAL_BUDGET_S = 345; // stay under ~6 minutes including startup and shutdown
 const QUICK_BUDGET_S = 55;
+const KEEP_RUNS = 10; // run directories kept under .tmp/bench
 
 const USAGE = `usage: node test/bench/index.mjs [options]   (or: npm run bench -- [options])
   --quick             smoke run: ${QUICK_RATES.join(', ')}/s, 3 s steps, under a minute
@@ -126,6 +127,7 @@ async function main() {
   const stamp = new Date(started).toISOString().replace(/[:.]/g, '-');
   const runDir = join(REPO_ROOT, '.tmp/bench', stamp);
   mkdirSync(runDir, { recursive: true });
+  pruneOldRuns(join(REPO_ROOT, '.tmp/bench'), KEEP_RUNS);
   const profileDir = opts.profile ? join(runDir, 'profiles') : undefined;
   const log = (line) => console.error(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${line}`);
   const dirty = sh('git', ['status', '--porcelain', '--', 'gateway']) ? ' (gateway has uncommitted changes)' : '';
@@ -164,6 +166,12 @@ async function main() {
   const ok = [report.invite, report.register].every((r) => !r || (!r.error && r.steps.length > 0));
   process.exitCode = ok ? 0 : 1;
   await stopWatchdog();
+}
+
+/** Keeps the `keep` newest run directories under dir (names are ISO timestamps). */
+function pruneOldRuns(dir, keep) {
+  const runs = readdirSync(dir).filter((n) => /^\d{4}-\d{2}-\d{2}T/.test(n)).sort();
+  for (const name of runs.slice(0, Math.max(0, runs.length - keep))) rmSync(join(dir, name), { recursive: true, force: true });
 }
 
 function summarizeProfiles(profileDir) {

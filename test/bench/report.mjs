@@ -9,12 +9,12 @@ const loop = (p) => (p ? `${p.loopP99MsWorstSecond}/${p.loopMaxMs}` : '–');
 
 function stepTable(steps, unit) {
   const lines = [
-    `| offered ${unit}/s | achieved ${unit}/s | ${unit}s | ok | failed | retrans (sent/recv) | UDP drops | avg resp ms | engine CPU % | app CPU % | sipp CPU % | CPU pressure % | engine peak RSS MiB | app peak RSS MiB | loop delay p99/max ms engine | app |`,
+    `| offered ${unit}/s | achieved ${unit}/s | ${unit}s | ok | failed | retrans (sent/recv) | UDP drops all (engine/sipp) | avg resp ms | engine CPU % | app CPU % | sipp CPU % | CPU pressure % | engine peak RSS MiB | app peak RSS MiB | loop delay p99/max ms engine | app |`,
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const s of steps) {
     lines.push(
-      `| ${s.offeredRate} | ${v(s.achievedRate)} | ${s.calls} | ${s.successful} | ${s.failed} | ${s.retransmissions} (${v(s.retransSent)}/${v(s.retransRecv)}) | ${v(s.udpRcvbufDrops)} | ` +
+      `| ${s.offeredRate} | ${v(s.achievedRate)} | ${s.calls} | ${s.successful} | ${s.failed} | ${s.retransmissions} (${v(s.retransSent)}/${v(s.retransRecv)}) | ${v(s.udpRcvbufDrops)} (${v(s.engineSocketDrops)}/${v(s.sippSocketDrops)}) | ` +
         `${v(s.avgResponseMs)} | ${v(s.engineCpuPercent)} | ${v(s.appCpuPercent)} | ${v(s.sippCpuPercent)} | ${v(s.cpuPressurePercent)} | ${v(s.enginePeakRssMiB)} | ${v(s.appPeakRssMiB)} | ${loop(s.engineProbe)} | ${loop(s.appProbe)} |`,
     );
   }
@@ -55,8 +55,8 @@ export function renderMarkdown(report) {
       `engine, app and SIPp share these cores. Git ${report.git}.`,
     'CPU % is of one core, sampled from /proc/PID/stat over the step (machine total = 100 % × cores); CPU pressure = share of the step during which some runnable task waited for a CPU (/proc/pressure/cpu "some"; contention from our processes and anything else on the machine). Peak RSS is VmHWM (reset per step where allowed).',
     'loop delay = event-loop delay (perf_hooks, preloaded probe): worst per-second p99 / max over the step.',
-    'UDP drops = datagrams dropped on full socket receive buffers during the step (/proc/net/snmp RcvbufErrors, whole network namespace).',
-    'retrans = SIPp retransmissions: sent (SIPp resent a request, the stack answered late) / recv (the stack resent a response).',
+    'UDP drops = datagrams dropped on full socket receive buffers during the step: all = /proc/net/snmp RcvbufErrors (whole network namespace), engine/sipp = drops on the engine SIP socket / SIPp socket (/proc/net/udp).',
+    'retrans = SIPp retransmissions: sent (SIPp resent a request: no answer within T1 = 500 ms, or the answer was dropped) / recv (SIPp got a duplicate response: a 2xx resent while waiting for the ACK, or the answer to a resent request).',
     '',
     benchSection('INVITE calls per second (answer app, UAC BYE)', 'call', report.invite),
     benchSection('REGISTER with digest auth per second (401 challenge + authenticated REGISTER = 1)', 'register', report.register),

@@ -123,6 +123,10 @@ export async function runSipp(opts) {
     '-rp', '1000',
     '-l', String(opts.limit),
     '-recv_timeout', String(opts.recvTimeoutMs),
+    // SIPp's socket buffers default to 64 KiB; at >1000 calls/s a short SIPp stall then drops
+    // responses on SIPp's own socket and SIPp retransmits. 4 MiB (net.core.rmem_max here) keeps
+    // the load generator from being what is measured.
+    '-buff_size', String(opts.buffSize ?? 4 * 1024 * 1024),
     '-nostdin',
     '-trace_stat', '-stf', statFile, '-fd', '1',
     '-trace_counts',

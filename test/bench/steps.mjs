@@ -32,7 +32,9 @@ export async function runStep({ rate, stepSeconds, engine, app, scenario, extraA
   const udpBefore = udpCounters();
   const sampler = new Sampler(250)
     .track('engine', engine.pid, { resetPeak: true })
-    .track('app', app.pid, { resetPeak: true });
+    .track('app', app.pid, { resetPeak: true })
+    .trackUdpDrops('engine', engine.sipPort)
+    .trackUdpDrops('sipp', localPort);
   const sipp = await runSipp({
     scenario,
     target: `127.0.0.1:${engine.sipPort}`,
@@ -86,6 +88,8 @@ export async function runStep({ rate, stepSeconds, engine, app, scenario, extraA
     timeouts: ct?.timeouts,
     unexpected: ct?.unexpected,
     udpRcvbufDrops: udpBefore && udpAfter ? udpAfter.rcvbufErrors - udpBefore.rcvbufErrors : undefined,
+    engineSocketDrops: usage.udpDrops.engine,
+    sippSocketDrops: usage.udpDrops.sipp, // sampled every 250 ms while SIPp runs
     avgResponseMs: round(durationMs(st?.responseTime1), 2),
     engineCpuPercent: round(usage.engine.cpuPercent),
     appCpuPercent: round(usage.app.cpuPercent),
@@ -168,7 +172,7 @@ export async function runSeries({ label, rates, stepSeconds, deadline, log, step
     const s = await step(rate, join(`step-${String(i + 1).padStart(2, '0')}-${rate}`));
     steps.push(s);
     log(
-      `${label}:   achieved ${s.achievedRate}/s, ok ${s.successful}, failed ${s.failed}, retrans ${s.retransmissions}, udp drops ${s.udpRcvbufDrops}, ` +
+      `${label}:   achieved ${s.achievedRate}/s, ok ${s.successful}, failed ${s.failed}, retrans ${s.retransmissions}, udp drops ${s.udpRcvbufDrops} (engine socket ${s.engineSocketDrops}, sipp socket ${s.sippSocketDrops}), ` +
         `engine ${s.engineCpuPercent}% CPU ${s.enginePeakRssMiB} MiB, app ${s.appCpuPercent}% CPU ${s.appPeakRssMiB} MiB, sipp ${s.sippCpuPercent}%, ` +
         `CPU pressure ${s.cpuPressurePercent}%, loop delay max engine ${s.engineProbe?.loopMaxMs} ms / app ${s.appProbe?.loopMaxMs} ms`,
     );
