@@ -69,6 +69,14 @@ export class BridgedCall {
   start(): void {
     this.wire('caller', this.uas);
     this.wire('callee', this.uac);
+    // With srf's promise API a BYE that arrives in the same read as the ACK (or the 200) is
+    // handled before these listeners exist: its 'destroy' is gone, but `connected` tells.
+    for (const leg of ['caller', 'callee'] as const) {
+      if ((this.dialogOf(leg) as unknown as { connected?: boolean }).connected === false) {
+        void this.end(`${leg} hung up while the call was being set up`, leg);
+        return;
+      }
+    }
   }
 
   dialogOf(leg: LegId): Dialog {

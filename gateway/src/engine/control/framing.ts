@@ -5,11 +5,6 @@
 
 export class FrameError extends Error {}
 
-export function encodeFrame(payload: string): Buffer {
-  const body = Buffer.from(payload, 'utf8');
-  return Buffer.concat([Buffer.from(`${body.length}#`, 'latin1'), body]);
-}
-
 export class FrameDecoder {
   private buffer: Buffer = Buffer.alloc(0);
 

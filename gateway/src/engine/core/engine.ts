@@ -157,9 +157,19 @@ export class Engine {
     return randomUUID();
   }
 
+  /** 48 random bits as hex: RFC 3261 §19.3 wants tags with at least 32. Drawn from a pool. */
   newTag(): string {
-    return randomBytes(6).toString('hex');
+    if (this.randomOffset + 6 > this.randomPool.length) {
+      this.randomPool = randomBytes(6 * 1024);
+      this.randomOffset = 0;
+    }
+    const tag = this.randomPool.toString('hex', this.randomOffset, this.randomOffset + 6);
+    this.randomOffset += 6;
+    return tag;
   }
+
+  private randomPool = Buffer.alloc(0);
+  private randomOffset = 0;
 
   newCSeq(): number {
     return randomInt(1, 0x7ffffff);

@@ -223,7 +223,11 @@ export abstract class SipMessage {
   }
 
   setBody(body: string | Buffer, contentType?: string): void {
-    this.body = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    if (typeof body === 'string') {
+      // Unpooled (see parser.ts ownedCopy): messages live as long as their transactions.
+      this.body = Buffer.allocUnsafeSlow(Buffer.byteLength(body, 'utf8'));
+      this.body.write(body, 'utf8');
+    } else this.body = body;
     if (contentType !== undefined) this.setHeader('Content-Type', contentType);
   }
 

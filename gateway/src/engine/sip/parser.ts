@@ -146,14 +146,14 @@ export function parseMessage(data: Buffer, limits: ParseLimits = DEFAULT_PARSE_L
   const contentLength = readContentLength(msg, fail);
   if (contentLength === undefined) {
     if (data.length - start > limits.maxMessageBytes) fail('Message too large', 513);
-    if (data.length > bodyStart) msg.body = Buffer.from(data.subarray(bodyStart));
+    if (data.length > bodyStart) msg.body = ownedCopy(data.subarray(bodyStart));
     return msg;
   }
   if (bodyStart - start + contentLength > limits.maxMessageBytes) fail('Message body too large', 413);
   // "If a message is received with a Content-Length larger than the bytes received ... 400" over
   // datagrams (§18.3, RFC 4475 §3.1.2.2); octets beyond it are discarded (RFC 4475 §3.1.1.8).
   if (bodyStart + contentLength > data.length) fail('Content-Length larger than the message');
-  if (contentLength > 0) msg.body = Buffer.from(data.subarray(bodyStart, bodyStart + contentLength));
+  if (contentLength > 0) msg.body = ownedCopy(data.subarray(bodyStart, bodyStart + contentLength));
   return msg;
 }
 
@@ -218,4 +218,14 @@ function readContentLength(msg: SipRequest | SipResponse, fail: (m: string, s?: 
     length = value;
   }
   return length;
+}
+
+/**
+ * A body copy that owns its memory. Buffer.from() of a small slice lands in Node's shared 8 KiB
+ * pool, and transactions keep messages for 32 s (Timers J/L): each body would pin a whole block.
+ */
+function ownedCopy(src: Buffer): Buffer {
+  const out = Buffer.allocUnsafeSlow(src.length);
+  src.copy(out);
+  return out;
 }

@@ -39,7 +39,9 @@ export class UdpListener implements Listener {
 
   static async open(spec: ListenSpec, ctx: LayerContext, log: Logger): Promise<UdpListener> {
     const address = bindAddressFor(spec.host);
-    const socket = createSocket({ type: familyOf(address) === 6 ? 'udp6' : 'udp4', reuseAddr: false });
+    // 4 MiB receive buffer (the kernel caps it at net.core.rmem_max): bursts and event-loop stalls
+    // otherwise overflow the ~208 KiB default and drop requests.
+    const socket = createSocket({ type: familyOf(address) === 6 ? 'udp6' : 'udp4', reuseAddr: false, recvBufferSize: 4 * 1024 * 1024 });
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         socket.close();
