@@ -11,6 +11,7 @@ import { SipRequest, SipResponse } from './message';
 import { validateRequest, validateResponse } from './validate';
 import { parseCSeq, parseNameAddr, parseRAck, parseVia, getTag, viaBranch } from './headers';
 import { parseUri } from './uri';
+import { prng } from '../../../../test/harness/prng';
 
 const messages: Record<string, string> = JSON.parse(
   readFileSync(path.resolve(__dirname, '../../../../../shared/rfc4475/messages.json'), 'utf8'),
@@ -32,17 +33,6 @@ const SEEDS: Buffer[] = [
   ...['wsinv', 'intmeth', 'esc01', 'longreq', 'mpart01', 'unreason', 'inv2543', 'badinv01'].map((k) => Buffer.from(messages[k], 'latin1')),
 ];
 
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING = [0, 9, 10, 13, 32, 34, 44, 58, 59, 60, 62, 64, 92, 0x7f, 0xc3, 0xff];
 

@@ -9,18 +9,8 @@ import WebSocket from 'ws';
 import { setLogLevel } from '../../logging/logger';
 import { TransportLayer, type Transport } from './index';
 import { ByteSink, MessageCollector, delay, makeSelfSignedCert, sipRequest, waitFor } from './transport-test-support';
+import { prng } from '../../../../test/harness/prng';
 
-/** Deterministic PRNG (mulberry32) so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(rand: () => number, n: number): Buffer {
   const b = Buffer.allocUnsafe(n);
