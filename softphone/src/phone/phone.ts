@@ -291,7 +291,8 @@ export class Phone {
     const targetUri = UserAgent.makeURI(uri);
     if (!targetUri) throw this.fail(`"${target}" is not a valid SIP address`);
 
-    const inviter = new Inviter(ua, targetUri, { sessionDescriptionHandlerOptions: { constraints: AUDIO_ONLY } });
+    // earlyMedia: play the SDP of an unreliable 183 (ringback/announcements from the far end).
+    const inviter = new Inviter(ua, targetUri, { earlyMedia: true, sessionDescriptionHandlerOptions: { constraints: AUDIO_ONLY } });
     const call: CurrentCall = { session: inviter, direction: 'outgoing', remote: uri, established: false };
     this.track(call);
     this.update({ direction: 'outgoing', remote: uri, error: undefined });

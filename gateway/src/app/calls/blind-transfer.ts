@@ -75,8 +75,13 @@ export async function blindTransfer(d: TransferDeps, call: BridgedCall, transfer
   try {
     const offer = await media.offer('caller', transferee.remote.sdp);
     uac = await d.srf.createUAC(dest.uri, { localSdp: offer, headers: { 'Referred-By': req.get('Referred-By') ?? req.get('From') } });
-    const toTransferee = await media.answer('callee', uac.remote.sdp);
-    await modify(transferee, toTransferee);
+    await media.answer('callee', uac.remote.sdp);
+    // The transferee gets a real offer (from the target's side) and its answer goes back through
+    // rtpengine: a browser restarts ICE/DTLS on this re-INVITE and rtpengine must learn the new
+    // ufrag, candidates and DTLS role (RFC 3264 §8).
+    const reoffer = await media.offer('callee', uac.remote.sdp);
+    const answer = await modify(transferee, reoffer);
+    await media.answer('caller', answer);
   } catch (err) {
     const status = (err as { status?: number }).status ?? 500;
     log.info({ call: call.id, target: dest.uri, status }, 'transfer failed; the call stays as it was');

@@ -22,6 +22,7 @@ import {
   offeredAudioCodecs,
   removeCodecs,
   stripBrowserAttributes,
+  stripSsrcAttributes,
   type LegKind,
 } from './sdp-policy';
 import { createLogger } from '../../logging/logger';
@@ -308,9 +309,12 @@ export class MediaSession {
     return remove.length ? removeCodecs(result, remove) : result;
   }
 
-  /** SDP from rtpengine, before a leg: SIP phones get no browser stream identities. */
+  /**
+   * SDP from rtpengine, before a leg: SIP phones get no browser stream identities; browsers get no
+   * a=ssrc (rtpengine's SSRC toward them need not be the one the other side announced).
+   */
   private prepareOutgoing(kind: LegKind, sdp: string): string {
-    return kind === 'legacy' ? stripBrowserAttributes(sdp) : sdp;
+    return kind === 'legacy' ? stripBrowserAttributes(sdp) : stripSsrcAttributes(sdp);
   }
 
   private requireSdp(reply: NgReply & { sdp?: string }, command: string): string {

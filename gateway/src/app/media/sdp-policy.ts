@@ -124,6 +124,25 @@ export function stripBrowserAttributes(sdp: string): string {
   return write(session);
 }
 
+/**
+ * Removes a=ssrc and a=ssrc-group (the SSRCs of whoever produced the SDP) for SDP rtpengine hands
+ * to a browser. rtpengine passes them through but sends its own SSRC whenever its codec handler
+ * is in the path (10.5 puts it there for browser-to-browser calls, with or without inject DTMF:
+ * "Created transcode context for opus/48000/2 -> opus/48000/2", "new SSRC"). A browser told the
+ * far browser's SSRC binds its track to a stream that never arrives: the packets are counted, the
+ * track plays silence (test/e2e case c). Without a=ssrc, Chrome maps the SSRC to the m-line by MID.
+ */
+export function stripSsrcAttributes(sdp: string): string {
+  const session = parse(sdp);
+  let changed = false;
+  for (const media of session.media) {
+    if (media.ssrcs || media.ssrcGroups) changed = true;
+    delete media.ssrcs;
+    delete media.ssrcGroups;
+  }
+  return changed ? write(session) : sdp;
+}
+
 /** A matcher for addresses in the given CIDRs (or single addresses), IPv4 and IPv6. */
 export function addressMatcher(cidrs: readonly string[]): (address: string) => boolean {
   const list = new BlockList();

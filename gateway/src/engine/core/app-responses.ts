@@ -74,8 +74,10 @@ export class AppResponses {
     // Contact rules (§4.6).
     const isInviteOrSub = req.method === 'INVITE' || req.method === 'SUBSCRIBE';
     if (!res.hasHeader('Contact') && isInviteOrSub) {
-      const inDialog = !createsDialog;
-      if ((status >= 200 && status < 300) || reliable1xx || (inDialog && status > 100)) res.setHeader('Contact', this.e.contactFor(t, pending.info.remoteAddress));
+      // RFC 3261 §12.1.1: every dialog-creating response carries a Contact, a tagged 1xx (early
+      // dialog) included; drachtio-server omits it on unreliable 1xx, which SIP.js then drops
+      // ("Non-100 1xx INVITE response received without a Contact"), losing ringing and early media.
+      if (status > 100 && status < 300) res.setHeader('Contact', this.e.contactFor(t, pending.info.remoteAddress));
     }
 
     let dialogId = '';
