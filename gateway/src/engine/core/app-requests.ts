@@ -10,7 +10,7 @@ import { dialogIdOf, type Dialog } from '../dialog/dialog';
 import { getTag, withTag } from '../sip/headers';
 import { SipRequest } from '../sip/message';
 import { tryParseUri, type SipUri } from '../sip/uri';
-import { InviteClientTransaction } from '../transaction/invite-client';
+import { buildCancel, InviteClientTransaction } from '../transaction/invite-client';
 import { NonInviteClientTransaction } from '../transaction/non-invite-client';
 import { clientKeyFor, newBranch } from '../transaction/transaction-layer';
 import { appHeader, parseRequestLine, splitAppMessage, type AppMessage } from './app-message';
@@ -307,15 +307,7 @@ export class AppRequests {
 
   /** RFC 3261 §9.1: CANCEL mirrors the INVITE; held until a provisional has arrived. */
   private sendCancel(out: OutgoingRequest, appHeaders: AppMessage['headers']): SipRequest {
-    const invite = out.req;
-    const cancel = new SipRequest('CANCEL', invite.uri);
-    cancel.addHeader('Via', invite.getHeaderValues('Via')[0] ?? '');
-    for (const r of invite.getHeaderLines('Route')) cancel.addHeader('Route', r);
-    cancel.addHeader('Max-Forwards', '70');
-    cancel.addHeader('From', invite.getHeader('From') ?? '');
-    cancel.addHeader('To', invite.getHeader('To') ?? '');
-    cancel.addHeader('Call-ID', invite.callId);
-    cancel.addHeader('CSeq', `${parseInt(invite.getHeader('CSeq') ?? '0', 10)} CANCEL`);
+    const cancel = buildCancel(out.req);
     applyAppHeaders(cancel, appHeaders, { hostport: this.e.hostport(out.flow.transport), skip: CANCEL_UNSAFE });
     cancel.body = Buffer.alloc(0);
     cancel.removeHeader('Content-Type');

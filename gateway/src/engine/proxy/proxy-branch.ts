@@ -22,7 +22,8 @@ import type { Engine } from '../core/engine';
 import { applyAppHeaders } from '../core/header-policy';
 import type { Flow } from '../core/pending';
 import { buildResponse } from '../core/responses';
-import { buildCancel, cloneRequest, insertTopHeader, recordRouteValue, resolveFlow, RoutingError } from './proxy-sip';
+import { cloneRequest, insertTopHeader, recordRouteValue, resolveFlow, RoutingError } from './proxy-sip';
+import { buildCancel } from '../transaction/invite-client';
 import type { RequestTemplate } from './request-template';
 import { FLOW_PARAM, makeFlowToken } from './flow-token';
 

@@ -137,3 +137,20 @@ export function buildNon2xxAck(invite: SipRequest, res: SipResponse): SipRequest
   ack.addHeader('CSeq', `${seq} ACK`);
   return ack;
 }
+
+/**
+ * CANCEL for an INVITE we sent or forwarded (RFC 3261 §9.1, §16.10): Request-URI, Call-ID, To, From and the
+ * top Via (ours) of the request, CSeq number with method CANCEL, the same Route headers.
+ */
+export function buildCancel(invite: SipRequest, reason?: string): SipRequest {
+  const cancel = new SipRequest('CANCEL', invite.uri);
+  cancel.addHeader('Via', invite.getHeaderValues('Via')[0] ?? '');
+  for (const r of invite.getHeaderLines('Route')) cancel.addHeader('Route', r);
+  cancel.addHeader('Max-Forwards', '70');
+  cancel.addHeader('From', invite.getHeader('From') ?? '');
+  cancel.addHeader('To', invite.getHeader('To') ?? '');
+  cancel.addHeader('Call-ID', invite.callId);
+  cancel.addHeader('CSeq', `${parseInt(invite.getHeader('CSeq') ?? '0', 10)} CANCEL`);
+  if (reason) cancel.addHeader('Reason', reason); // RFC 3326
+  return cancel;
+}
