@@ -60,7 +60,8 @@ describe.skipIf(rtpengineMissing)('call control between desk phones', () => {
     // each phone was handed an rtpengine port, never the other phone's
     expect(audioEndpoint(toCaller).port).not.toBe(desk2.rtp.port);
     expect(audioEndpoint(toCallee).port).not.toBe(desk1.rtp.port);
-    expect(stack.app.calls.size).toBe(1);
+    // The app registers the call once srf resolves createUAS (after the ACK): wait for it.
+    await until(() => stack.app.calls.size, (n) => n === 1, 5000, 'the call registered in the app');
     const [callId] = await stack.list();
     expect(callId).toBe(header(desk1.outgoing!, 'Call-ID'));
 

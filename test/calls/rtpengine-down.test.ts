@@ -80,7 +80,8 @@ describe.skipIf(rtpengineMissing)('the local rtpengine dies', () => {
     // one offer's worth of ng retries at most (3 x 500 ms), or at once when a health ping noticed first
     expect(elapsed).toBeLessThan(3000);
     console.log(`local rtpengine killed: 503 after ${elapsed} ms`);
-    expect(stack.app.calls.size).toBe(1);
+    // The app registers the call once srf resolves createUAS (after the ACK): wait for it.
+    await until(() => stack.app.calls.size, (n) => n === 1, 5000, 'the call registered in the app');
 
     desk1.rtp.stopAudio();
     desk2.rtp.stopAudio();

@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { header, statusOf } from '../engine/engine-fixture';
 import { rtpengineMissing } from '../media/rtpengine-fixture';
-import { sleep, startCallStack, type CallStack } from './call-fixture';
+import { sleep, startCallStack, until, type CallStack } from './call-fixture';
 import { bodyOf, isRequest, type SipPhone } from './sip-phone';
 
 describe.skipIf(rtpengineMissing)('blind transfer', () => {
@@ -60,7 +60,8 @@ describe.skipIf(rtpengineMissing)('blind transfer', () => {
     await sleep(100);
     expect(desk1.rtp.count(since, 0)).toBeGreaterThan(30);
     expect(desk3.rtp.count(since, 0)).toBeGreaterThan(30);
-    expect(stack.app.calls.size).toBe(1);
+    // The app registers the call once srf resolves createUAS (after the ACK): wait for it.
+    await until(() => stack.app.calls.size, (n) => n === 1, 5000, 'the call registered in the app');
 
     const bye = await desk1.transact('BYE');
     expect(statusOf(bye)).toBe(200);
@@ -74,7 +75,8 @@ describe.skipIf(rtpengineMissing)('blind transfer', () => {
     desk3.respond(486, 'Busy Here');
     const failed = await desk2.next((m) => isRequest('NOTIFY')(m) && bodyOf(m).startsWith('SIP/2.0 486'));
     expect(header(failed, 'Subscription-State')).toMatch(/^terminated/);
-    expect(stack.app.calls.size).toBe(1);
+    // The app registers the call once srf resolves createUAS (after the ACK): wait for it.
+    await until(() => stack.app.calls.size, (n) => n === 1, 5000, 'the call registered in the app');
     expect(statusOf(await desk1.transact('BYE'))).toBe(200);
     await desk2.next(isRequest('BYE'));
   });
