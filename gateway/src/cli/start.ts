@@ -44,11 +44,11 @@ function webSocketUrl(contacts: string[]): string | undefined {
 }
 
 /**
- * Without a configuration file `npm start` is a local demo: two users with fresh random
+ * When the configuration lists no users, `npm start` is a local demo: two users with fresh random
  * passwords, printed once, everything on loopback.
  */
 function withDemoUsers(config: GatewayConfig): { config: GatewayConfig; demo?: Array<[string, string]> } {
-  if (process.env.GATEWAY_CONFIG || config.users.length) return { config };
+  if (config.users.length) return { config };
   const demo: Array<[string, string]> = ['alice', 'bob'].map((u) => [u, randomBytes(6).toString('base64url')]);
   return { config: { ...config, users: demo.map(([u, p]) => userWithPassword(u, config.realm, p)) }, demo };
 }
