@@ -11,22 +11,10 @@
  * updates and additions succeed".
  */
 import { EventEmitter } from 'node:events';
-import type { Binding, BindingSource, UnbindReason } from './types';
+import type { Binding, UnbindReason } from './types';
 
-export interface BindingWrite {
-  key: string;
-  contact: string;
-  uri: string;
-  /** granted seconds; 0 removes the binding */
-  expires: number;
-  q?: number;
-  instanceId?: string;
-  regId?: number;
-  callId: string;
-  cseq: number;
-  source: BindingSource;
-  userAgent?: string;
-}
+/** What one REGISTER writes for a contact (the store adds times and generation). */
+export type BindingWrite = Pick<Binding, 'key' | 'contact' | 'uri' | 'expires' | 'q' | 'instanceId' | 'regId' | 'callId' | 'cseq' | 'source' | 'userAgent'>;
 
 interface Entry {
   binding: Binding;

@@ -3,7 +3,7 @@
  * Unlike the wire parser this ignores Content-Length (srf counts UTF-16 units, §1.3): the body
  * is everything after the blank line. Header names with non-token characters are dropped.
  */
-import { SipRequest, SipResponse, type SipHeader } from '../sip/message';
+import type { SipHeader } from '../sip/message';
 
 const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
 
@@ -63,4 +63,3 @@ export function appHeader(msg: AppMessage, name: string): string | undefined {
   return msg.headers.find((h) => h.name.toLowerCase() === lower)?.value;
 }
 
-export type { SipRequest, SipResponse };

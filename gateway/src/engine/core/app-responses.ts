@@ -202,7 +202,7 @@ export class AppResponses {
       () => this.noPrack(pending),
       !txn.channel.reliable,
     );
-    pending.reliable = { rseq: pending.lastRSeq, response: res, retransmit };
+    pending.reliable = { rseq: pending.lastRSeq, retransmit };
   }
 
   /** The pending reliable provisional was PRACKed: send the next queued one, if any. */
@@ -296,7 +296,6 @@ export class AppResponses {
     pending.reliable = undefined;
     pending.queuedReliable = undefined;
     this.e.incoming.delete(pending.txnId);
-    pending.dialog?.openServerTxns.delete(pending.txnId);
   }
 
   /** The app answered an early-dialog UPDATE delivered under the INVITE's txnId (§5.2 kind 4). */

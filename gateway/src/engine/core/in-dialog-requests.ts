@@ -74,7 +74,6 @@ export class InDialogRequests {
     const pending = this.requests.track(req, info, txn, app, dialog);
     if (req.method === 'INVITE') dialog.incomingInviteTxnId = txn.txnId;
     if (req.method === 'PRACK') this.onPrack(req, dialog);
-    dialog.openServerTxns.add(txn.txnId);
     dialog.sessionTimer?.refreshedByPeer?.(req);
     this.requests.deliver(pending, dialog.id, false);
   }

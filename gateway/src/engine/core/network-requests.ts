@@ -6,7 +6,7 @@ import { createLogger } from '../../logging/logger';
 import * as wire from '../control/wire';
 import type { Dialog } from '../dialog/dialog';
 import { incomingRequestKey } from '../dialog/dialog';
-import { getTag, parseCSeq, parseNameAddr, parseVia, formatVia } from '../sip/headers';
+import { getTag, parseNameAddr, parseVia, formatVia } from '../sip/headers';
 import { SipRequest, splitHeaderValues } from '../sip/message';
 import type { SipParseError } from '../sip/parser';
 import { tryParseUri } from '../sip/uri';
@@ -299,15 +299,6 @@ export class NetworkRequests {
       pending.txn.destroy();
       if (pending.dialog?.state === 'early') this.e.dialogs.remove(pending.dialog);
       log.info({ method: pending.req.method, callId: pending.req.callId }, 'connection closed before the request was answered');
-    }
-  }
-
-  /** CSeq number of a request, or 0 when unparseable (validateRequest has vetted it). */
-  static cseqOf(req: SipRequest): number {
-    try {
-      return parseCSeq(req.getHeader('CSeq') ?? '').seq;
-    } catch {
-      return 0;
     }
   }
 }

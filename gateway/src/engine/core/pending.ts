@@ -27,7 +27,7 @@ export interface IncomingRequest {
   /** The peer listed 100rel in Supported or Require (RFC 3262). */
   supports100rel: boolean;
   /** Reliable provisional waiting for PRACK (RFC 3262 §3). */
-  reliable?: { rseq: number; response: SipResponse; retransmit: Retransmitter };
+  reliable?: { rseq: number; retransmit: Retransmitter };
   /** Reliable provisionals the app sent while one was still unacknowledged (RFC 3262 §3). */
   queuedReliable?: SipResponse[];
   lastRSeq: number;

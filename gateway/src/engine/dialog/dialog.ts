@@ -56,15 +56,12 @@ export class Dialog {
   natTarget?: { address: string; port: number };
   /** The INVITE transaction that created the dialog was cancelled (cancel/200 race, §10.4). */
   cancelled = false;
-  /** Requests from the peer received in the dialog and not yet answered by the app. */
-  readonly openServerTxns = new Set<string>();
   /** Session timer (RFC 4028), see core/session-timers.ts. */
   sessionTimer?: { stop(): void; refreshedByPeer?(req: SipRequest): void };
   /** Subscription dialogs: forgotten when the subscription lapses unrefreshed (RFC 6665 §4.1.2.2). */
   subscriptionExpiry?: NodeJS.Timeout;
   /** Subscription dialogs end on a terminated NOTIFY (§10.9). */
   readonly isSubscription: boolean;
-  createdAt = Date.now();
 
   constructor(
     readonly id: string,
