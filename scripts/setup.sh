@@ -18,6 +18,7 @@ REQUIRED_PROGRAMS=(
   "ip:iproute2"
   "openssl:openssl"
   "chromium:chromium"
+  "kamailio:kamailio"
 )
 
 usage() {
