@@ -1,7 +1,8 @@
 /**
  * Blind transfer (RFC 3515, RFC 5589 §6) through the B2BUA: desk2 REFERs desk1 to desk3. The
- * gateway calls desk3, re-INVITEs desk1 toward it through a new rtpengine session, reports to
- * desk2 with NOTIFY (sipfrag 100 then 200) and hangs desk2 up. RTP then flows desk1 <-> desk3.
+ * gateway calls desk3 with desk1's media (desk3 takes desk2's place in the same rtpengine call),
+ * re-INVITEs desk1 toward it, reports to desk2 with NOTIFY (sipfrag 100 then 200) and hangs desk2
+ * up. RTP then flows desk1 <-> desk3. A failed transfer gives desk1's media back to desk2.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { header, statusOf } from '../engine/engine-fixture';
@@ -77,8 +78,39 @@ describe.skipIf(rtpengineMissing)('blind transfer', () => {
     expect(header(failed, 'Subscription-State')).toMatch(/^terminated/);
     // The app registers the call once srf resolves createUAS (after the ACK): wait for it.
     await until(() => stack.app.calls.size, (n) => n === 1, 5000, 'the call registered in the app');
+    // rtpengine had already moved desk1's media toward desk3: it is back with desk2.
+    const since = Date.now();
+    desk1.rtp.startAudio();
+    desk2.rtp.startAudio();
+    await sleep(1200);
+    desk1.rtp.stopAudio();
+    desk2.rtp.stopAudio();
+    await sleep(100);
+    expect(desk1.rtp.count(since, 0)).toBeGreaterThan(30);
+    expect(desk2.rtp.count(since, 0)).toBeGreaterThan(30);
     expect(statusOf(await desk1.transact('BYE'))).toBe(200);
     await desk2.next(isRequest('BYE'));
+  });
+
+  it('completes when the transferor hangs up right after the 202 (the transferee stays)', async () => {
+    await established();
+    expect(statusOf(await desk2.transact('REFER', { extra: `Refer-To: <sip:desk3@127.0.0.1>\r\n` }))).toBe(202);
+    expect(statusOf(await desk2.transact('BYE'))).toBe(200);
+    await desk3.awaitInvite();
+    desk3.answer();
+    await desk1.next((m) => isRequest('INVITE')(m) && /;tag=/.test(header(m, 'To') ?? ''));
+    await until(() => stack.app.calls.size, (n) => n === 1, 5000, 'the transferred call registered in the app');
+    const since = Date.now();
+    desk1.rtp.startAudio();
+    desk3.rtp.startAudio();
+    await sleep(1200);
+    desk1.rtp.stopAudio();
+    desk3.rtp.stopAudio();
+    await sleep(100);
+    expect(desk1.rtp.count(since, 0)).toBeGreaterThan(30);
+    expect(desk3.rtp.count(since, 0)).toBeGreaterThan(30);
+    expect(statusOf(await desk3.transact('BYE'))).toBe(200);
+    await desk1.next(isRequest('BYE'));
   });
 
   it('refuses a REFER to an address the gateway does not serve (no open relay)', async () => {

@@ -106,7 +106,7 @@ describe.skipIf(skipReason)(`e2e: desk phone calls the browser${skipReason ? ` â
   // new call never gets a DTLS handshake ("SRTP output wanted, but no crypto suite was
   // negotiated"). Fix: keep the transferee in the same rtpengine call and swap the far party.
   // Transfers whose transferee is a desk phone work (test/calls/transfer.test.ts).
-  it.skip('h. blind transfer: SIPp REFERs the browser to the desk phone; the browser ends up talking to the desk phone', async () => {
+  it('h. blind transfer: SIPp REFERs the browser to the desk phone; the browser ends up talking to the desk phone', async () => {
     const e2e = fx.get();
     const target = e2e.sipp({ scenario: { file: 'uas-answer.xml' }, localPort: PHONES.desk, calls: 1, extraArgs: ['-rtp_echo'] });
     const transferor = fx.get().sipp({

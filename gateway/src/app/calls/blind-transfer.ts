@@ -1,15 +1,14 @@
 /**
  * Blind transfer (RFC 3515 REFER, RFC 5589 §6): one party of a bridged call REFERs the other
  * (the transferee) to a new target. The gateway, being a B2BUA, carries it out itself: it calls
- * the target with the transferee's media through a new rtpengine session, re-INVITEs the
- * transferee toward it, reports progress to the transferor with NOTIFY (message/sipfrag), and
+ * the target with the transferee's media (same rtpengine call, the target in the transferor's
+ * place), re-INVITEs the transferee toward it, reports progress to the transferor with NOTIFY (message/sipfrag), and
  * hangs the transferor up. The target must be routable like any call (no open relay).
  * REFER with Replaces (attended transfer) is declined with 501 for now.
  */
 import type Srf from 'drachtio-srf';
 import { createLogger } from '../../logging/logger';
-import { MediaSession, otherLeg, type LegId } from '../media/media-session';
-import type { RtpenginePool } from '../media/rtpengine-pool';
+import { otherLeg, type LegId } from '../media/media-session';
 import type { Router } from '../routing/router';
 import { BridgedCall, modify, type CallEvents } from './bridged-call';
 import type { CallRegistry } from './call-registry';
@@ -22,7 +21,6 @@ type Res = Srf.SrfResponse;
 export interface TransferDeps {
   srf: Srf;
   router: Router;
-  pool: RtpenginePool;
   calls: CallRegistry;
   events: CallEvents;
 }
@@ -59,43 +57,48 @@ export async function blindTransfer(d: TransferDeps, call: BridgedCall, transfer
     log.info({ call: call.id, target, status: route.status }, 'transfer target not routable');
     return void res.send(route.status === 404 ? 404 : 480, route.reason, {});
   }
+  if (!call.beginTransfer(transferorLeg)) return void res.send(491, 'Request Pending', {});
   res.send(202);
   const transferor = call.dialogOf(transferorLeg);
   const transfereeLeg = otherLeg(transferorLeg);
   const transferee = call.dialogOf(transfereeLeg);
   await notify(transferor, '100 Trying', false);
   const dest = route.targets[0];
-  const media = new MediaSession({
-    pool: d.pool,
-    callId: `${call.id}~xfer-${Date.now().toString(36)}`,
-    caller: { tag: call.media.legTag(transfereeLeg), kind: call.media.legKind(transfereeLeg) },
-    callee: { kind: dest.kind },
-  });
+  // The target takes the transferor's leg in the same rtpengine call, so the transferee keeps its
+  // media transport (ports, ICE, DTLS): see MediaSession.replaceParty.
+  const media = call.media;
+  const swap = media.replaceParty(transferorLeg, dest.kind);
   let uac: Srf.Dialog | undefined;
   try {
-    const offer = await media.offer('caller', transferee.remote.sdp);
+    const offer = await media.offer(transfereeLeg, transferee.remote.sdp);
     uac = await d.srf.createUAC(dest.uri, { localSdp: offer, headers: { 'Referred-By': req.get('Referred-By') ?? req.get('From') } });
-    await media.answer('callee', uac.remote.sdp);
+    await media.answer(transferorLeg, uac.remote.sdp);
     // The transferee gets a real offer (from the target's side) and its answer goes back through
-    // rtpengine: a browser restarts ICE/DTLS on this re-INVITE and rtpengine must learn the new
-    // ufrag, candidates and DTLS role (RFC 3264 §8).
-    const reoffer = await media.offer('callee', uac.remote.sdp);
+    // rtpengine (RFC 3264 §8): codecs or direction may differ from what it had with the transferor.
+    const reoffer = await media.offer(transferorLeg, uac.remote.sdp);
     const answer = await modify(transferee, reoffer);
-    await media.answer('caller', answer);
+    await media.answer(transfereeLeg, answer);
   } catch (err) {
     const status = (err as { status?: number }).status ?? 500;
-    log.info({ call: call.id, target: dest.uri, status }, 'transfer failed; the call stays as it was');
+    log.info({ call: call.id, target: dest.uri, status, err: (err as Error).message }, 'transfer failed; the call stays as it was');
     uac?.destroy();
-    await media.delete();
-    await notify(transferor, `${status} ${(err as { reason?: string }).reason ?? 'Failed'}`, true);
+    await swap
+      .revert({ [transfereeLeg]: transferee.remote.sdp, [transferorLeg]: transferor.remote.sdp } as Record<LegId, string>)
+      .catch((e: unknown) => log.warn({ call: call.id, err: (e as Error).message }, 'media could not be given back to the transferor'));
+    if (call.transferorConnected) await notify(transferor, `${status} ${(err as { reason?: string }).reason ?? 'Failed'}`, true);
+    call.transferFailed();
     return;
   }
+  const transferorStillThere = call.transferorConnected;
   call.detach();
-  await notify(transferor, '200 OK', true);
-  transferor.destroy();
-  await call.media.delete();
+  if (transferorStillThere) {
+    await notify(transferor, '200 OK', true);
+    transferor.destroy();
+  }
   d.calls.remove(call);
-  const next = new BridgedCall(`${call.id}~${dest.user}`, transferee, uac, media, d.events);
+  // Dialogs by leg, as the media session knows them: the target is on the transferor's leg.
+  const [callerDialog, calleeDialog] = transfereeLeg === 'caller' ? [transferee, uac] : [uac, transferee];
+  const next = new BridgedCall(`${call.id}~${dest.user}`, callerDialog, calleeDialog, media, d.events);
   d.calls.add(next);
   next.start();
   log.info({ call: call.id, transferee: transfereeLeg, target: dest.uri }, 'blind transfer completed');

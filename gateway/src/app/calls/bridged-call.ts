@@ -56,6 +56,11 @@ export class BridgedCall {
   private ended = false;
   /** One offer/answer at a time per call (RFC 3261 §14.1): a second one meanwhile gets 491. */
   private negotiating = false;
+  /**
+   * A transfer (REFER) being carried out: re-offers get 491 meanwhile, and the transferor may hang
+   * up (many phones send BYE right after the 202) without taking the transferee down with it.
+   */
+  private transfer: { transferor: LegId; transferorGone: boolean } | undefined;
   readonly startedAt = Date.now();
 
   constructor(
@@ -91,7 +96,10 @@ export class BridgedCall {
   }
 
   private wire(leg: LegId, dialog: Dialog): void {
-    this.listen(dialog, 'destroy', () => void this.end(`${leg} hung up`, leg));
+    this.listen(dialog, 'destroy', () => {
+      if (this.transfer?.transferor === leg) this.transfer.transferorGone = true;
+      else void this.end(`${leg} hung up`, leg);
+    });
     this.listen(dialog, 'modify', (req: Req, res: Res) => void this.reoffer(leg, req, res, 'INVITE'));
     this.listen(dialog, 'update', (req: Req, res: Res) => void this.reoffer(leg, req, res, 'UPDATE'));
     this.listen(dialog, 'info', (req: Req, res: Res) => void this.info(leg, req, res));
@@ -99,6 +107,29 @@ export class BridgedCall {
       if (this.events.refer && !this.ended) this.events.refer(this, leg, req, res);
       else res.send(603);
     });
+  }
+
+  /**
+   * A transfer from `transferorLeg` starts; false (the REFER should get 491) while another offer
+   * or transfer is under way, or once the call has ended.
+   */
+  beginTransfer(transferorLeg: LegId): boolean {
+    if (this.ended || this.negotiating || this.transfer) return false;
+    this.transfer = { transferor: transferorLeg, transferorGone: false };
+    return true;
+  }
+
+  /** The transfer failed: the call goes on as before, or ends if the transferor hung up meanwhile. */
+  transferFailed(): void {
+    const gone = this.transfer?.transferorGone;
+    const leg = this.transfer?.transferor;
+    this.transfer = undefined;
+    if (gone && leg) void this.end(`${leg} hung up during a transfer that failed`, leg);
+  }
+
+  /** Whether the transferor's dialog is still up (it may hang up during the transfer). */
+  get transferorConnected(): boolean {
+    return this.transfer !== undefined && !this.transfer.transferorGone;
   }
 
   /**
@@ -121,7 +152,7 @@ export class BridgedCall {
       else res.send(200, { body: dialog.local.sdp, headers: { 'Content-Type': 'application/sdp' } });
       return;
     }
-    if (this.negotiating || this.ended) {
+    if (this.negotiating || this.ended || this.transfer) {
       res.send(491);
       return;
     }

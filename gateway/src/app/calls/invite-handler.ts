@@ -39,7 +39,7 @@ function tagOf(header: string | undefined): string | undefined {
 function callEvents(d: InviteDeps): CallEvents {
   const events: CallEvents = {
     ended: (c) => d.calls.remove(c),
-    refer: (call, leg, req, res) => void blindTransfer({ srf: d.srf, router: d.router, pool: d.pool, calls: d.calls, events }, call, leg, req, res),
+    refer: (call, leg, req, res) => void blindTransfer({ srf: d.srf, router: d.router, calls: d.calls, events }, call, leg, req, res),
   };
   return events;
 }

@@ -56,6 +56,19 @@ export interface PlayDtmfOptions {
 
 export type MediaSessionState = 'idle' | 'offered' | 'established' | 'deleted';
 
+/** A party swap in progress (see MediaSession.replaceParty). */
+export interface PartyReplacement {
+  /** The new party's rtpengine tag. */
+  readonly tag: string;
+  /**
+   * The swap failed (the new party never answered): the leg gets its old party back. `lastSdp` is
+   * each leg's last SDP (the dialogs' remote SDP); when rtpengine already moved the remaining party
+   * to the new one, an offer/answer with them re-associates the old pair (outputs are discarded:
+   * neither party's transport changed).
+   */
+  revert(lastSdp: Record<LegId, string>): Promise<void>;
+}
+
 interface PendingOffer {
   fromLeg: LegId;
   /** The offerer's own SDP (its direction counts once the answer arrives). */
@@ -83,6 +96,8 @@ export class MediaSession {
   private deleting: Promise<NgQueryReply | undefined> | undefined;
   /** Legs whose outgoing media rtpengine currently drops (enforceDirection). */
   private readonly blocked = new Set<LegId>();
+  /** A leg whose new party rtpengine does not know yet: the next offer toward it names its tag. */
+  private introducing: { leg: LegId; offered: boolean } | undefined;
   private currentState: MediaSessionState = 'idle';
 
   constructor(options: MediaSessionOptions) {
@@ -143,8 +158,9 @@ export class MediaSession {
       sdp: input,
       'call-id': this.callId,
       'from-tag': this.tags[fromLeg],
-      'to-tag': this.knownToEngine.has(toLeg) ? this.tags[toLeg] : undefined,
+      'to-tag': this.knownToEngine.has(toLeg) || this.introducing?.leg === toLeg ? this.tags[toLeg] : undefined,
     };
+    if (this.introducing?.leg === toLeg) this.introducing.offered = true; // even if the reply is lost
 
     let reply: NgReply & { sdp?: string };
     if (!this.node) {
@@ -189,12 +205,66 @@ export class MediaSession {
     };
     const reply = await this.onPinned((node) => node.client.answer(params));
     this.knownToEngine.add(toLeg);
+    if (this.introducing?.leg === toLeg) this.introducing = undefined;
     this.pending = undefined;
     this.currentState = 'established';
     if (this.policy.enforceDirection) {
       await this.applyDirections({ [pending.fromLeg]: pending.offerSdp, [toLeg]: sdp } as Record<LegId, string>);
     }
     return this.prepareOutgoing(towardKind, this.requireSdp(reply, 'answer'));
+  }
+
+  /**
+   * Transfer (RFC 5589 §6, carried out by the B2BUA): the party on `leg` is replaced by a new one,
+   * with a new rtpengine tag, in the SAME rtpengine call. The party that stays keeps its rtpengine
+   * ports, ICE agent and DTLS association, so a browser there need not redo ICE or DTLS. (Moving
+   * it to a new rtpengine call cannot work with Chrome: the new call offers the same certificate
+   * fingerprint, so Chrome keeps its DTLS association and never handshakes with the new call.)
+   *
+   * How rtpengine 10.5 does it (daemon/call.c, call_get_dialogue / call_get_monologue_new): an
+   * offer from the staying party whose to-tag is unknown unsubscribes it from its old peer and
+   * subscribes it to a new monologue, which takes that to-tag. The old party's monologue stays,
+   * idle, until the whole call is deleted. So the next offer toward `leg` names the new tag.
+   */
+  replaceParty(leg: LegId, kind: LegKind): PartyReplacement {
+    this.assertUsable();
+    if (this.pending) throw new Error(`an offer is pending (call ${this.callId})`);
+    if (!this.node) throw new Error(`no media session yet for call ${this.callId}`);
+    const before = {
+      tag: this.tags[leg],
+      kind: this.kinds[leg],
+      known: this.knownToEngine.has(leg),
+      blocked: this.blocked.has(leg),
+      codecPlan: this.codecPlan,
+    };
+    const tag = `gw-${randomBytes(5).toString('hex')}`;
+    this.tags[leg] = tag;
+    this.kinds[leg] = kind;
+    this.knownToEngine.delete(leg);
+    this.blocked.delete(leg);
+    this.codecPlan = undefined; // decided afresh for the new pair of kinds
+    this.introducing = { leg, offered: false };
+    log.info({ callId: this.callId, leg, oldTag: before.tag, newTag: tag, kind }, 'replacing the party on a leg');
+    return {
+      tag,
+      revert: async (lastSdp) => {
+        if (this.currentState === 'deleted' || this.tags[leg] !== tag) return;
+        // Once an offer named the new tag, rtpengine has moved the staying party to it.
+        const engineMoved = this.introducing?.leg !== leg || this.introducing.offered;
+        this.pending = undefined;
+        this.introducing = undefined;
+        this.tags[leg] = before.tag;
+        this.kinds[leg] = before.kind;
+        if (before.known) this.knownToEngine.add(leg);
+        if (before.blocked) this.blocked.add(leg);
+        else this.blocked.delete(leg);
+        this.codecPlan = before.codecPlan;
+        log.info({ callId: this.callId, leg, tag: before.tag }, 'party replacement reverted');
+        if (!engineMoved) return;
+        await this.offer(otherLeg(leg), lastSdp[otherLeg(leg)]);
+        await this.answer(leg, lastSdp[leg]);
+      },
+    };
   }
 
   /** Legs whose media rtpengine is dropping because the other leg does not want to receive it. */
@@ -266,7 +336,9 @@ export class MediaSession {
     const node = this.node;
     if (!node) return undefined;
     try {
-      const reply = await node.client.delete({ 'call-id': this.callId, 'from-tag': this.tags.caller, 'delete-delay': 0 });
+      // No from-tag: the whole call goes (with a tag, rtpengine deletes only that branch, and a
+      // call that had a party replaced still holds the old party's monologue).
+      const reply = await node.client.delete({ 'call-id': this.callId, 'delete-delay': 0 });
       log.info({ callId: this.callId, rtpengine: node.id }, 'media session deleted');
       return reply;
     } catch (error) {
