@@ -101,11 +101,9 @@ describe.skipIf(skipReason)(`e2e: desk phone calls the browser${skipReason ? ` â
     await e2e.waitIdle();
   });
 
-  // Known gap (issue 3 stays open): the transfer moves the browser to a NEW rtpengine call, and
-  // Chrome keeps its DTLS association across the re-INVITE (same rtpengine certificate), so the
-  // new call never gets a DTLS handshake ("SRTP output wanted, but no crypto suite was
-  // negotiated"). Fix: keep the transferee in the same rtpengine call and swap the far party.
-  // Transfers whose transferee is a desk phone work (test/calls/transfer.test.ts).
+  // The browser stays in the same rtpengine call (the desk phone takes the transferor's place):
+  // Chrome keeps its DTLS association across the re-INVITE, so a new rtpengine call would never
+  // get a handshake (MediaSession.replaceParty).
   it('h. blind transfer: SIPp REFERs the browser to the desk phone; the browser ends up talking to the desk phone', async () => {
     const e2e = fx.get();
     const target = e2e.sipp({ scenario: { file: 'uas-answer.xml' }, localPort: PHONES.desk, calls: 1, extraArgs: ['-rtp_echo'] });
