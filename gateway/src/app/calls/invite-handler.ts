@@ -12,9 +12,9 @@ import type { RtpenginePool } from '../media/rtpengine-pool';
 import type { Registrar } from '../registrar';
 import type { Router } from '../routing/router';
 import { BridgedCall, type CallEvents } from './bridged-call';
-import { blindTransfer } from './blind-transfer';
 import type { CallRegistry } from './call-registry';
 import { ForkFailed, forkToTargets } from './outbound-fork';
+import { handleRefer } from './refer-handler';
 
 const log = createLogger('invite');
 
@@ -39,7 +39,7 @@ function tagOf(header: string | undefined): string | undefined {
 function callEvents(d: InviteDeps): CallEvents {
   const events: CallEvents = {
     ended: (c) => d.calls.remove(c),
-    refer: (call, leg, req, res) => void blindTransfer({ srf: d.srf, router: d.router, calls: d.calls, events }, call, leg, req, res),
+    refer: (call, leg, req, res) => void handleRefer({ srf: d.srf, router: d.router, calls: d.calls, events }, call, leg, req, res),
   };
   return events;
 }

@@ -200,6 +200,20 @@ export function audioIntent(sdp: string): { sends: boolean; receives: boolean } 
   };
 }
 
+/**
+ * The same SDP with every audio section's direction set to sendrecv (session-level direction
+ * dropped). A transfer resumes the call: the staying party's last SDP may still say it is held
+ * (recvonly/inactive), and offering that to the new party would leave the new call one-way.
+ */
+export function resumedAudio(sdp: string): string {
+  const session = parse(sdp) as SessionDescription & { direction?: MediaDirection };
+  const sections = audioSections(session);
+  if (sections.every((m) => (m.direction ?? 'sendrecv') === 'sendrecv') && !session.direction) return sdp;
+  delete session.direction;
+  for (const media of sections) media.direction = 'sendrecv';
+  return write(session);
+}
+
 export interface AudioEndpoint {
   address: string;
   port: number;

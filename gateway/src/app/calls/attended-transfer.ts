@@ -1,0 +1,130 @@
+/**
+ * Attended transfer (RFC 5589 §7) across the B2BUA. The transferor A talks to X (call 1), then
+ * consults Y (call 2), then REFERs X on call 1 with
+ *   Refer-To: <sip:Y?Replaces=<A's call-2 dialog>>        (RFC 3891)
+ * Nobody behind the gateway knows A's call-2 dialog but the gateway itself: the Replaces names one
+ * of ITS legs. So the gateway resolves it to call 2 and does what X's INVITE-with-Replaces would
+ * have done, without needing X to support REFER or Replaces: X and Y are joined, A's two dialogs
+ * are ended (NOTIFY 200 on call 1, then BYE on both).
+ *
+ * Media: X and Y sit in two rtpengine calls. One of them moves into the other's (party-swap.ts,
+ * re-INVITE), the other keeps its transport untouched. A browser is never the one moved while a
+ * desk phone could be instead: Chrome keeps a DTLS association across re-INVITEs and would not
+ * handshake with a new rtpengine call. (Two browsers: X stays, Y moves; see the README.)
+ */
+import type Srf from 'drachtio-srf';
+import { createLogger } from '../../logging/logger';
+import { otherLeg, type LegId } from '../media/media-session';
+import { BridgedCall, modify } from './bridged-call';
+import { dialogsByLeg, type TransferDeps } from './blind-transfer';
+import { SwapFailed, swapParty } from './party-swap';
+import { notifyProgress, type ReplacesTarget } from './refer-request';
+
+const log = createLogger('transfer');
+
+type Req = Srf.SrfRequest;
+type Res = Srf.SrfResponse;
+
+interface Side {
+  call: BridgedCall;
+  /** The transferor's leg in this call. */
+  transferorLeg: LegId;
+}
+
+/** The bridged call and leg whose dialog the Replaces names (tags compared either way round). */
+export function findReplaced(calls: readonly BridgedCall[], replaces: ReplacesTarget): Side | undefined {
+  for (const call of calls) {
+    for (const leg of ['caller', 'callee'] as const) {
+      const sip = call.dialogOf(leg).sip;
+      if (sip.callId !== replaces.callId) continue;
+      const tags = [sip.localTag, sip.remoteTag];
+      if (tags.includes(replaces.toTag) && tags.includes(replaces.fromTag)) return { call, transferorLeg: leg };
+    }
+  }
+  return undefined;
+}
+
+export async function attendedTransfer(d: TransferDeps, call: BridgedCall, transferorLeg: LegId, replaces: ReplacesTarget, res: Res): Promise<void> {
+  const consult = findReplaced(d.calls.all(), replaces);
+  if (consult?.call === call) return void res.send(400, 'Bad Request - Replaces names the call the REFER came on', {});
+  const first: Side = { call, transferorLeg };
+  const transferor = call.dialogOf(transferorLeg);
+  if (!consult || replaces.earlyOnly) {
+    // What the transferee's INVITE with Replaces would have got (RFC 3891 §3): no such dialog, or
+    // early-only for a dialog that is already confirmed.
+    res.send(202);
+    const status = consult ? '486 Busy Here' : '481 Call/Transaction Does Not Exist';
+    log.info({ call: call.id, replaces: replaces.callId, status }, 'attended transfer refused');
+    await notifyProgress(transferor, status, true);
+    return;
+  }
+  if (!call.beginTransfer(transferorLeg)) return void res.send(491, 'Request Pending', {});
+  if (!consult.call.beginTransfer(consult.transferorLeg)) {
+    call.transferFailed();
+    return void res.send(491, 'Request Pending', {});
+  }
+  res.send(202);
+  await notifyProgress(transferor, '100 Trying', false);
+
+  // X (the transferee, call 1) and Y (the one consulted, call 2): who keeps its rtpengine call.
+  const kindOf = (s: Side) => s.call.media.legKind(otherLeg(s.transferorLeg));
+  const keepFirst = !(kindOf(consult) === 'webrtc' && kindOf(first) !== 'webrtc');
+  const [stay, move] = keepFirst ? [first, consult] : [consult, first];
+  const stayLeg = otherLeg(stay.transferorLeg);
+  const moveLeg = otherLeg(move.transferorLeg);
+  const staying = stay.call.dialogOf(stayLeg);
+  const mover = move.call.dialogOf(moveLeg);
+  try {
+    await swapParty({
+      media: stay.call.media,
+      stayLeg,
+      stay: staying,
+      leaving: stay.call.dialogOf(stay.transferorLeg),
+      newcomerKind: kindOf(move) ?? 'legacy',
+      reach: async (offer) => {
+        await modify(mover, offer);
+        return mover;
+      },
+    });
+  } catch (err) {
+    const failure = err instanceof SwapFailed ? err : new SwapFailed(err, undefined);
+    log.info({ call: call.id, consult: consult.call.id, status: failure.status, err: failure.message }, 'attended transfer failed; both calls stay');
+    if (failure.reached) await moveBack(move);
+    if (call.transferorConnected) await notifyProgress(transferor, `${failure.status} ${failure.reason}`, true);
+    call.transferFailed();
+    consult.call.transferFailed();
+    return;
+  }
+
+  const transferorOnFirst = call.transferorConnected;
+  call.detach();
+  consult.call.detach();
+  if (transferorOnFirst) await notifyProgress(transferor, '200 OK', true);
+  // A leaves both calls: BYE on call 1 (RFC 5589 §7), and on call 2 as the replaced dialog (RFC 3891 §3).
+  for (const side of [first, consult]) {
+    const d0 = side.call.dialogOf(side.transferorLeg) as Srf.Dialog & { connected?: boolean };
+    if (d0.connected !== false) d0.destroy();
+  }
+  await move.call.media.delete();
+  d.calls.remove(call);
+  d.calls.remove(consult.call);
+  const joined = new BridgedCall(`${stay.call.id}~${move.call.id}`, ...dialogsByLeg(stayLeg, staying, mover), stay.call.media, d.events);
+  d.calls.add(joined);
+  joined.start();
+  log.info({ call: call.id, consult: consult.call.id, kept: stay.call.id }, 'attended transfer completed');
+}
+
+/** The mover was re-INVITEd into the other call before the swap failed: back into its own call. */
+async function moveBack(move: Side): Promise<void> {
+  const moveLeg = otherLeg(move.transferorLeg);
+  const media = move.call.media;
+  try {
+    const offer = await media.offer(move.transferorLeg, move.call.dialogOf(move.transferorLeg).remote.sdp);
+    const answer = await modify(move.call.dialogOf(moveLeg), offer);
+    await media.answer(moveLeg, answer);
+  } catch (err) {
+    log.warn({ call: move.call.id, err: (err as Error).message }, 'could not restore a party after a failed transfer: ending its call');
+    move.call.transferFailed();
+    await move.call.end('transfer failed and the media could not be restored');
+  }
+}
