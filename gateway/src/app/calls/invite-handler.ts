@@ -66,7 +66,7 @@ export function createInviteHandler(d: InviteDeps) {
     }
     const callerTag = tagOf(req.get('From')) ?? callId;
     const display = (req.getParsedHeader('From') as { name?: string }).name;
-    const from = `${display ? `"${display.replace(/"/g, '')}" ` : ''}<sip:${caller}@localhost>`;
+    const from = `${display ? `"${display.replace(/"/g, '')}" ` : ''}<sip:${caller}@${d.router.domain}>`;
     let winner;
     try {
       winner = await forkToTargets({
@@ -87,7 +87,9 @@ export function createInviteHandler(d: InviteDeps) {
         res.send(503, { headers: { 'Retry-After': String(retryAfter) } });
       } else if (err instanceof ForkFailed) {
         if (err.status !== 487) res.send(err.status, err.reason, {});
-        for (const t of route.targets) if (t.contact) d.registrar.reportUnreachable(t.user, t.contact);
+        // 408/503 as the best response: no branch answered at all (timeout, transport error), so
+        // a browser's WS binding may be dead: probe it. A decline or busy says nothing of that.
+        if (err.status === 408 || err.status === 503) for (const t of route.targets) if (t.contact) d.registrar.reportUnreachable(t.user, t.contact);
       } else {
         log.error({ callId, err: (err as Error).stack }, 'call setup failed');
         res.send(500);

@@ -32,6 +32,11 @@ export class Router {
     private readonly registrar: Registrar,
   ) {}
 
+  /** The SIP domain the gateway serves (users' AoRs are sip:user@domain). */
+  get domain(): string {
+    return this.config.domain;
+  }
+
   isUser(name: string): boolean {
     return this.config.users.some((u) => u.username === name);
   }
