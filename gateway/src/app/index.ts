@@ -6,17 +6,20 @@
  *   INVITE    -> digest auth (407; configured desk phones are trusted by address)
  *                -> routing -> B2BUA with rtpengine (calls/)
  *   OPTIONS   -> 200 (health checks from trunks and load balancers)
+ *   RFC 4733 digits reported by rtpengine -> SIP INFO toward legs that asked with Recv-Info: dtmf
+ *                (RFC 6086; calls/dtmf-to-info.ts, an observer of the call registry)
  */
 import Srf from 'drachtio-srf';
 import { createLogger } from '../logging/logger';
 import type { GatewayConfig } from '../config/schema';
 import { parseConfig } from '../config/loader';
-import { startMediaServers, type MediaServers } from '../services/media-servers';
+import { dtmfEventsAddress, startMediaServers, type MediaServers } from '../services/media-servers';
 import { createRegistrar, type Registrar } from './registrar';
 import { digestAuth } from './policy/digest-auth';
 import { Router } from './routing/router';
 import { CallRegistry } from './calls/call-registry';
 import { createInviteHandler } from './calls/invite-handler';
+import { DtmfToInfo } from './calls/dtmf-to-info';
 
 const log = createLogger('app');
 
@@ -31,6 +34,8 @@ export interface GatewayApp {
   registrar: Registrar;
   calls: CallRegistry;
   media: MediaServers;
+  /** RFC 4733 -> SIP INFO for legs that asked (Recv-Info: dtmf); observes `calls`. */
+  dtmfToInfo: DtmfToInfo;
   close(): Promise<void>;
 }
 
@@ -48,11 +53,13 @@ function connect(srf: Srf, conn: DrachtioConnection): Promise<string> {
 }
 
 export async function startGatewayApp(conn: DrachtioConnection, config: GatewayConfig = parseConfig({}), options: GatewayAppOptions = {}): Promise<GatewayApp> {
-  const media = await startMediaServers(config.rtpengine, { netns: options.netns, dtmfEvents: config.rtpengine.dtmfEvents });
+  const media = await startMediaServers(config.rtpengine, { netns: options.netns, dtmfEvents: dtmfEventsAddress(config.rtpengine, options) });
   const srf = new Srf();
   let registrar: Registrar | undefined;
   let inviteAuth: ReturnType<typeof digestAuth> | undefined;
   const calls = new CallRegistry();
+  const dtmfToInfo = new DtmfToInfo(media.dtmfEvents);
+  const stopDtmfToInfo = calls.observe(dtmfToInfo);
   try {
     registrar = createRegistrar(srf, config, config.users);
     const router = new Router(config, registrar);
@@ -69,6 +76,7 @@ export async function startGatewayApp(conn: DrachtioConnection, config: GatewayC
     const hostport = await connect(srf, conn);
     log.info({ hostport, users: config.users.length, phones: config.phones.length }, 'app connected to SIP server');
   } catch (err) {
+    stopDtmfToInfo();
     inviteAuth?.close();
     registrar?.close();
     await media.stop();
@@ -81,8 +89,11 @@ export async function startGatewayApp(conn: DrachtioConnection, config: GatewayC
     registrar: reg,
     calls,
     media,
+    dtmfToInfo,
     close: async () => {
       await calls.endAll('shutdown');
+      stopDtmfToInfo();
+      dtmfToInfo.close();
       auth.close();
       reg.close();
       srf.disconnect();

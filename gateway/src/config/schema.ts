@@ -39,8 +39,16 @@ export const RtpengineSchema = z.object({
   timeoutMs: z.number().int().min(50).default(1000),
   retries: z.number().int().min(0).default(2),
   healthIntervalMs: z.number().int().min(100).default(5000),
-  /** Where rtpengine reports RFC 4733 events (--dtmf-log-dest) for conversion to SIP INFO. */
-  dtmfEvents: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) }).optional(),
+  /**
+   * Where the app listens for rtpengine's RFC 4733 events (--dtmf-log-dest), which it sends as SIP
+   * INFO to legs that asked for them (Recv-Info: dtmf, RFC 6086; app/calls/dtmf-to-info.ts).
+   * Left out: on in local mode (a free port on 127.0.0.1, passed to the daemon it starts), off in
+   * remote mode. `false`: off. In remote mode every rtpengine must be started with
+   * --dtmf-log-dest=<host>:<port> of this listener (a fixed port, on an address only they reach).
+   */
+  dtmfEvents: z
+    .union([z.literal(false), z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) })])
+    .optional(),
   /** Media policy per call (see app/media/leg-profiles.ts). */
   media: z
     .object({

@@ -3,7 +3,8 @@
  * (started here, stopped in stop() and on process exit), in `remote` mode the configured ones; in
  * both, an RtpenginePool with health pings and, when asked, the DTMF event listener that the local
  * daemon reports to (--dtmf-log-dest). Remote rtpengines must be started with --dtmf-log-dest
- * pointing at the listener themselves.
+ * pointing at the listener themselves. dtmfEventsAddress() says where the listener goes by
+ * default (rtpengine.dtmfEvents in the config).
  */
 import type { RtpengineConfig } from '../config/schema';
 import { DtmfEventListener } from '../app/media/dtmf-events';
@@ -14,10 +15,7 @@ import { RtpengineProcess } from './rtpengine-process';
 const log = createLogger('media-servers');
 
 export interface MediaServersOptions {
-  /**
-   * Listen for rtpengine DTMF events here (RFC 4733 -> SIP INFO). Port 0 picks one. Not yet in the
-   * config schema: proposed as rtpengine.dtmfEvents { host, port }.
-   */
+  /** Listen for rtpengine DTMF events here (RFC 4733 -> SIP INFO). Port 0 picks one. See dtmfEventsAddress(). */
   dtmfEvents?: { host: string; port: number };
   /** Run the local daemon in this network namespace (browser tests). */
   netns?: string;
@@ -28,6 +26,21 @@ export interface MediaServers {
   dtmfEvents: DtmfEventListener | undefined;
   localProcess: RtpengineProcess | undefined;
   stop(): Promise<void>;
+}
+
+/**
+ * Where to listen for rtpengine's DTMF events, from rtpengine.dtmfEvents: as configured; nowhere
+ * when it is `false`; by default a free port on 127.0.0.1 in local mode (the daemon started here
+ * reports there; with it rtpengine runs every stream through its RTP handler instead of a plain
+ * forward, which the default `inject DTMF` policy does anyway) and nowhere in remote mode (the
+ * remote daemons would need to be told). Not by default when the daemon runs in another network
+ * namespace: its loopback is not ours.
+ */
+export function dtmfEventsAddress(config: RtpengineConfig, options: { netns?: string } = {}): { host: string; port: number } | undefined {
+  const setting = config.dtmfEvents;
+  if (setting === false) return undefined;
+  if (setting) return setting;
+  return config.mode === 'local' && !options.netns ? { host: '127.0.0.1', port: 0 } : undefined;
 }
 
 export async function startMediaServers(config: RtpengineConfig, options: MediaServersOptions = {}): Promise<MediaServers> {

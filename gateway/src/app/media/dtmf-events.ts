@@ -131,12 +131,19 @@ export class DtmfEventListener extends EventEmitter {
     const event = parseDtmfDatagram(message);
     if (!event) {
       this.ignored += 1;
-      log.debug({ from, text: message.toString().slice(0, 200) }, 'ignored datagram on the DTMF event port');
+      // Warn about the first few (a misconfigured sender shows up in the log), then only debug.
+      const level = this.ignored <= 10 ? 'warn' : 'debug';
+      log[level]({ from, ignored: this.ignored, text: message.toString().slice(0, 200) }, 'ignored datagram on the DTMF event port (not an rtpengine DTMF event)');
       return;
     }
     this.received += 1;
-    log.debug({ callId: event.callId, tag: event.sourceTag, digit: event.digit }, 'DTMF event');
-    this.emit('dtmf', event);
-    this.emit(`dtmf:${event.callId}`, event);
+    log.debug({ callId: event.callId, tag: event.sourceTag, digit: event.digit, durationMs: event.durationMs }, 'DTMF event');
+    // A throwing handler must not take the socket's 'message' handler (and the process) down.
+    try {
+      this.emit('dtmf', event);
+      this.emit(`dtmf:${event.callId}`, event);
+    } catch (err) {
+      log.warn({ callId: event.callId, err: (err as Error).message }, 'DTMF event handler failed');
+    }
   }
 }
