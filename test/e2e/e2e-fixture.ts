@@ -40,7 +40,7 @@ export const PASSWORDS = { alice: 'alice-e2e-secret', bob: 'bob-e2e-secret' } as
 /** Fixed ports inside the namespace (nothing else lives there). */
 export const PORTS = { sip: 5060, wss: 7443, https: 8443, admin: 9022, ng: 22222, cli: 9900 } as const;
 /** Static phones the gateway trusts by address; SIPp/desk-phone.cjs bind exactly these ports. */
-export const PHONES = { desk: 5080, sippuac: 5090, dtmfdesk: 5082 } as const;
+export const PHONES = { desk: 5080, sippuac: 5090, sippuac2: 5092, dtmfdesk: 5082 } as const;
 export const PAGE_URL = `https://127.0.0.1:${PORTS.https}/`;
 export const WSS_URL = `wss://127.0.0.1:${PORTS.wss}`;
 export const SCENARIOS = fileURLToPath(new URL('./scenarios/', import.meta.url));

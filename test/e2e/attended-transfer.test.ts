@@ -1,0 +1,103 @@
+/**
+ * End to end, attended transfer (RFC 5589 §7, Replaces per RFC 3891) with a browser in it.
+ * The transferor A is two SIPp desk phones the gateway trusts by address: `sippuac2` makes the
+ * consultation call first; `sippuac` then makes the first call and REFERs its peer with
+ *   Refer-To: <sip:desk@127.0.0.1?Replaces=<sippuac2's dialog>>
+ * (the Replaces value is read from sippuac2's SIP message log and handed over with -key). The
+ * gateway joins the two remaining parties in one rtpengine session; the browser is never the one
+ * moved to another session (it keeps ICE and DTLS), the desk phone is re-INVITEd instead.
+ *
+ *   1. browser = transferee:      sippuac -> alice (call 1), sippuac2 -> desk (call 2)
+ *   2. browser = consulted party: sippuac -> desk (call 1), sippuac2 -> alice (call 2)
+ *
+ * The desk phone (SIPp uas, -rtp_echo) echoes what it receives: the browser's inbound RTP after
+ * the transfer proves browser -> rtpengine -> desk -> rtpengine -> browser.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { PHONES, e2eSuite, note, skipReason, type PhonePage, type SippRun } from './e2e-fixture.js';
+
+/** The escaped Replaces value naming the dialog a SIPp UAC got from its 200 OK (RFC 3891 §6.1). */
+function replacesFor(consult: SippRun): string {
+  const log = consult.messages();
+  const ok = /^SIP\/2\.0 200 OK[\s\S]*?\r?\n\r?\n/m.exec(log.slice(log.search(/^SIP\/2\.0 200 OK/m)))?.[0] ?? '';
+  const value = (name: string) => new RegExp(`^${name}:\\s*(.+)$`, 'mi').exec(ok)?.[1]?.trim() ?? '';
+  const tag = (h: string) => /;\s*tag=([^;>\s]+)/i.exec(h)?.[1];
+  const callId = value('Call-ID');
+  const fromTag = tag(value('From'));
+  const toTag = tag(value('To'));
+  if (!callId || !fromTag || !toTag) throw new Error(`no dialog in the consultation call's 200 OK:\n${ok || log.slice(-2000)}`);
+  return encodeURIComponent(`${callId};to-tag=${toTag};from-tag=${fromTag}`);
+}
+
+describe.skipIf(skipReason)(`e2e: attended transfer${skipReason ? ` — SKIPPED: ${skipReason}` : ''}`, () => {
+  const fx = e2eSuite('attended-transfer');
+  let alice: PhonePage;
+
+  beforeAll(async () => {
+    alice = await fx.get().phone('alice');
+  }, 60_000);
+
+  async function answerAlice(): Promise<void> {
+    await alice.waitCallState('incoming');
+    await alice.page.evaluate(() => window.gatewayPhone.answer());
+    expect(await alice.callState()).toBe('active');
+  }
+
+  it('browser as transferee: the desk phone A consulted replaces A; alice talks to it in her own rtpengine session', async () => {
+    const e2e = fx.get();
+    const desk = e2e.sipp({ scenario: { file: 'uas-answer-reinvite.xml' }, localPort: PHONES.desk, calls: 1, extraArgs: ['-rtp_echo'] });
+    const consult = e2e.sipp({ scenario: { file: 'uac-call.xml' }, localPort: PHONES.sippuac2, target: '127.0.0.1:5060', calls: 1, extraArgs: ['-s', 'desk', '-rtp_echo'] });
+    await consult.waitForMessage(/^SIP\/2\.0 200 OK/m);
+    const transferor = e2e.sipp({
+      scenario: { file: 'uac-refer-replaces.xml' },
+      localPort: PHONES.sippuac,
+      target: '127.0.0.1:5060',
+      calls: 1,
+      extraArgs: ['-s', 'alice', '-rtp_echo', '-d', '5000', '-key', 'replaces', replacesFor(consult)],
+    });
+    await answerAlice();
+    const before = await alice.waitInboundFlowing(25, 2000);
+    const refer = await transferor.result; // 202, NOTIFY 100, NOTIFY 200, then the gateway's BYE
+    expect(refer.exitCode, `${refer.output.slice(-1500)}\n${transferor.messages().slice(-3000)}`).toBe(0);
+    expect((await consult.result).exitCode).toBe(0); // the replaced dialog got its BYE
+    expect(desk.messages()).toMatch(/^INVITE sip:desk@[\s\S]*^INVITE sip:desk@/m); // moved: a re-INVITE
+    const after = await alice.waitInboundFlowing(25, 2000);
+    const fromDesk = await e2e.rtpenginePacketsFrom(desk.process.options.mediaPort);
+    note(`1: alice inbound +${before.grew}/2 s with A, +${after.grew}/2 s with the consulted desk phone; rtpengine got ${fromDesk} packets echoed by it`);
+    expect(after.grew).toBeGreaterThanOrEqual(25);
+    expect(fromDesk).toBeGreaterThanOrEqual(25);
+    expect(await e2e.status()).toMatchObject({ calls: 1 });
+    expect(await e2e.rtpengineSessions()).toBe(1);
+    await alice.page.evaluate(() => window.gatewayPhone.hangup());
+    expect((await desk.result).exitCode).toBe(0);
+    await e2e.waitIdle();
+  });
+
+  it('browser as the consulted party: the first desk phone is moved into alice\'s rtpengine session', async () => {
+    const e2e = fx.get();
+    const consult = e2e.sipp({ scenario: { file: 'uac-call.xml' }, localPort: PHONES.sippuac2, target: '127.0.0.1:5060', calls: 1, extraArgs: ['-s', 'alice', '-rtp_echo'] });
+    await answerAlice();
+    await consult.waitForMessage(/^SIP\/2\.0 200 OK/m);
+    const before = await alice.waitInboundFlowing(25, 2000);
+    const desk = e2e.sipp({ scenario: { file: 'uas-answer-reinvite.xml' }, localPort: PHONES.desk, calls: 1, extraArgs: ['-rtp_echo'] });
+    const transferor = e2e.sipp({
+      scenario: { file: 'uac-refer-replaces.xml' },
+      localPort: PHONES.sippuac,
+      target: '127.0.0.1:5060',
+      calls: 1,
+      extraArgs: ['-s', 'desk', '-rtp_echo', '-d', '2000', '-key', 'replaces', replacesFor(consult)],
+    });
+    const refer = await transferor.result;
+    expect(refer.exitCode, `${refer.output.slice(-1500)}\n${transferor.messages().slice(-3000)}`).toBe(0);
+    expect((await consult.result).exitCode).toBe(0);
+    const after = await alice.waitInboundFlowing(25, 2000);
+    const fromDesk = await e2e.rtpenginePacketsFrom(desk.process.options.mediaPort);
+    note(`2: alice inbound +${before.grew}/2 s with A, +${after.grew}/2 s with the transferred desk phone; rtpengine got ${fromDesk} packets echoed by it`);
+    expect(after.grew).toBeGreaterThanOrEqual(25);
+    expect(fromDesk).toBeGreaterThanOrEqual(25);
+    expect(await e2e.rtpengineSessions()).toBe(1);
+    await alice.page.evaluate(() => window.gatewayPhone.hangup());
+    expect((await desk.result).exitCode).toBe(0);
+    await e2e.waitIdle();
+  });
+});
