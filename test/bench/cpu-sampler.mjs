@@ -56,6 +56,28 @@ export function resetPeakRss(pid) {
   }
 }
 
+/** pid and all its descendants (e.g. Kamailio's main process and its workers). */
+export function processTree(pid) {
+  const out = [];
+  const queue = [pid];
+  while (queue.length && out.length < 512) {
+    const p = queue.shift();
+    out.push(p);
+    queue.push(...childPids(p));
+  }
+  return out;
+}
+
+/** Proportional set size of pid in KiB (/proc/PID/smaps_rollup): shared pages split between sharers. */
+export function pssKiB(pid) {
+  try {
+    const m = /^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Direct children of pid (e.g. sipp under `timeout`). */
 export function childPids(pid) {
   const out = [];
@@ -83,10 +105,14 @@ export class Sampler {
     this.startedAt = 0;
   }
 
-  /** fromZero: the process starts with the step, so count its CPU from 0 at start(). */
-  track(name, pid, { resetPeak = false, fromZero = false } = {}) {
+  /**
+   * fromZero: the process starts with the step, so count its CPU from 0 at start().
+   * tree: count the process and all its descendants (CPU summed; memory = summed PSS, so the
+   * shared memory of a multi-process server like Kamailio is counted once).
+   */
+  track(name, pid, { resetPeak = false, fromZero = false, tree = false } = {}) {
     const resolve = typeof pid === 'function' ? pid : () => pid;
-    const entry = { resolve, fromZero, first: undefined, last: undefined, firstAt: 0, lastAt: 0, peakKiB: 0, peakWasReset: false };
+    const entry = { resolve, fromZero, tree, first: undefined, last: undefined, firstAt: 0, lastAt: 0, peakKiB: 0, peakWasReset: false };
     const p = resolve();
     if (resetPeak && p) entry.peakWasReset = resetPeakRss(p);
     this.targets.set(name, entry);
@@ -118,6 +144,10 @@ export class Sampler {
     for (const entry of this.targets.values()) {
       const pid = entry.resolve();
       if (!pid) continue;
+      if (entry.tree) {
+        this.tickTree(entry, pid, now);
+        continue;
+      }
       const cpu = cpuSeconds(pid);
       if (cpu === undefined) continue;
       if (entry.first === undefined) {
@@ -129,6 +159,31 @@ export class Sampler {
       const mem = memory(pid);
       if (mem) entry.peakKiB = Math.max(entry.peakKiB, mem.hwmKiB || 0, mem.rssKiB || 0);
     }
+  }
+
+  /**
+   * A process tree: CPU is the sum over the processes alive at each tick, per pid, so a worker
+   * that appears later counts from its first sample and one that exits keeps what it had used.
+   */
+  tickTree(entry, rootPid, now) {
+    entry.perPid ??= new Map();
+    let pss = 0;
+    for (const p of processTree(rootPid)) {
+      const cpu = cpuSeconds(p);
+      if (cpu === undefined) continue;
+      const seen = entry.perPid.get(p);
+      if (seen) seen.last = cpu;
+      else entry.perPid.set(p, { first: entry.first === undefined && !entry.fromZero ? cpu : 0, last: cpu });
+      pss += pssKiB(p) ?? 0;
+    }
+    const used = [...entry.perPid.values()].reduce((a, v) => a + (v.last - v.first), 0);
+    if (entry.first === undefined) {
+      entry.first = 0;
+      entry.firstAt = now;
+    }
+    entry.last = used;
+    entry.lastAt = now;
+    entry.peakKiB = Math.max(entry.peakKiB, pss);
   }
 
   /** Also follow the drop counter of the UDP socket on `port` (kept at its last value). */

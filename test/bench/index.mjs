@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Engine benchmark: INVITE calls/s and digest REGISTERs/s through the engine + a drachtio-srf
-// app, driven by SIPp over UDP on 127.0.0.1 at stepped rates. See test/bench/README.md.
+// Benchmarks: INVITE calls/s and digest REGISTERs/s through the engine + a drachtio-srf app, and
+// B2BUA calls/s through the whole gateway with rtpengine (compared with Kamailio + the same
+// rtpengine), driven by SIPp over UDP on 127.0.0.1 at stepped rates. See test/bench/README.md.
 //
-//   node test/bench/index.mjs [--quick] [--max-rate N] [--only invite|register] [--profile]
+//   node test/bench/index.mjs [--quick] [--max-rate N] [--only invite|register|b2bua] [--profile]
 //                             [--step-seconds S] [--hold-ms MS] [--rates a,b,c] [--out FILE]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchInvite } from './engine-bench.mjs';
 import { benchRegister } from './register-bench.mjs';
+import { B2BUA_VARIANTS, benchB2bua } from './b2bua-bench.mjs';
 import { installCleanupHandlers, stopAll, stopWatchdog } from './processes.mjs';
 import { profileMarkdown, summarizeProfile } from './profile.mjs';
 import { renderMarkdown, writeJson } from './report.mjs';
@@ -19,16 +21,22 @@ import { REPO_ROOT } from './stack.mjs';
 
 const FULL_INVITE_RATES = [100, 200, 400, 600, 800, 1000, 1500, 2000, 2500, 3000, 3500, 4000];
 const FULL_REGISTER_RATES = [100, 200, 400, 600, 800, 1000, 1500, 2000, 2500, 3000, 3500, 4000];
+const FULL_B2BUA_RATES = [100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1500, 2000];
 const QUICK_RATES = [50, 100, 200];
-const TOTAL_BUDGET_S = 345; // stay under ~6 minutes including startup and shutdown
-const QUICK_BUDGET_S = 55;
+const QUICK_B2BUA_RATES = [50, 150];
+// Time budgets (s) per bench, including startup and shutdown: the default full run stays under
+// about 12 minutes, --quick under about 2 (the B2BUA part under 1).
+const BUDGET_S = { invite: 172, register: 172, b2bua: 330 };
+const QUICK_BUDGET_S = { invite: 27, register: 27, b2bua: 55 };
 const KEEP_RUNS = 10; // run directories kept under .tmp/bench
 
 const USAGE = `usage: node test/bench/index.mjs [options]   (or: npm run bench -- [options])
   --quick             smoke run: ${QUICK_RATES.join(', ')}/s, 3 s steps, under a minute
   --max-rate N        no step above N/s (N itself is added as the last step)
   --rates a,b,c       explicit step rates for both benches
-  --only NAME         invite | register
+  --only NAME         invite | register | b2bua
+  --variants a,b      b2bua only: ${B2BUA_VARIANTS.map((v) => v.id).join(', ')} (default all)
+  --keep-pcap         b2bua only: keep each step's SIP capture (.tmp/bench/<run>/b2bua/.../sip.pcap)
   --step-seconds S    length of each step in seconds of offered load (default 10, quick 3)
   --hold-ms MS        INVITE call hold time before the UAC's BYE (default 0)
   --recv-timeout MS   SIPp -recv_timeout: a missing response fails the call (default 5000)
@@ -47,6 +55,8 @@ function parseOptions(argv) {
         'max-rate': { type: 'string' },
         rates: { type: 'string' },
         only: { type: 'string' },
+        variants: { type: 'string' },
+        'keep-pcap': { type: 'boolean' },
         'step-seconds': { type: 'string' },
         'hold-ms': { type: 'string' },
         'recv-timeout': { type: 'string' },
@@ -69,7 +79,10 @@ function parseOptions(argv) {
     if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} needs a positive number, got ${values[name]}`);
     return n;
   };
-  if (values.only && !['invite', 'register'].includes(values.only)) throw new UsageError('--only is invite or register');
+  if (values.only && !['invite', 'register', 'b2bua'].includes(values.only)) throw new UsageError('--only is invite, register or b2bua');
+  const variants = values.variants?.split(',').filter(Boolean);
+  const unknown = variants?.filter((v) => !B2BUA_VARIANTS.some((x) => x.id === v));
+  if (unknown?.length) throw new UsageError(`unknown --variants ${unknown.join(', ')}`);
   const quick = Boolean(values.quick);
   let explicit;
   if (values.rates) {
@@ -93,7 +106,10 @@ function parseOptions(argv) {
     drainMs: quick ? 1000 : 2000,
     inviteRates: cap(explicit ?? (quick ? QUICK_RATES : FULL_INVITE_RATES)),
     registerRates: cap(explicit ?? (quick ? QUICK_RATES : FULL_REGISTER_RATES)),
-    budgetSeconds: quick ? QUICK_BUDGET_S : TOTAL_BUDGET_S,
+    b2buaRates: cap(explicit ?? (quick ? QUICK_B2BUA_RATES : FULL_B2BUA_RATES)),
+    variants,
+    keepPcap: Boolean(values['keep-pcap']),
+    budgetSeconds: quick ? QUICK_BUDGET_S : BUDGET_S,
     out: values.out ?? join(REPO_ROOT, 'test/bench/results/latest.json'),
   };
 }
@@ -139,19 +155,33 @@ async function main() {
     git: `${sh('git', ['rev-parse', '--short', 'HEAD']) ?? '?'}${dirty}`,
     runDir,
   };
-  const deadlineAll = started + opts.budgetSeconds * 1000;
   const common = { stepSeconds: opts.stepSeconds, recvTimeoutMs: opts.recvTimeoutMs, drainMs: opts.drainMs, runDir, profileDir, log };
-  if (opts.only !== 'register') {
-    const share = opts.only === 'invite' ? 1 : 0.5;
-    const deadline = started + opts.budgetSeconds * 1000 * share;
-    report.invite = await benchInvite({ ...common, rates: opts.inviteRates, holdMs: opts.holdMs, deadline }).catch((err) => {
+  const runs = (name) => !opts.only || opts.only === name;
+  // each bench gets its budget plus whatever the benches before it left unused
+  let budgetEnd = Date.now();
+  const deadline = (name) => (budgetEnd = Math.max(budgetEnd, Date.now()) + opts.budgetSeconds[name] * 1000);
+  if (runs('invite')) {
+    report.invite = await benchInvite({ ...common, rates: opts.inviteRates, holdMs: opts.holdMs, deadline: deadline('invite') }).catch((err) => {
       log(`invite bench failed: ${err.stack ?? err}`);
       return { error: String(err.message ?? err) };
     });
   }
-  if (opts.only !== 'invite') {
-    report.register = await benchRegister({ ...common, rates: opts.registerRates, deadline: deadlineAll }).catch((err) => {
+  if (runs('register')) {
+    report.register = await benchRegister({ ...common, rates: opts.registerRates, deadline: deadline('register') }).catch((err) => {
       log(`register bench failed: ${err.stack ?? err}`);
+      return { error: String(err.message ?? err) };
+    });
+  }
+  if (runs('b2bua')) {
+    report.b2bua = await benchB2bua({
+      ...common,
+      rates: opts.b2buaRates,
+      holdMs: opts.holdMs,
+      deadline: deadline('b2bua'),
+      variants: opts.variants,
+      keepPcap: opts.keepPcap,
+    }).catch((err) => {
+      log(`b2bua bench failed: ${err.stack ?? err}`);
       return { error: String(err.message ?? err) };
     });
   }
@@ -163,7 +193,9 @@ async function main() {
   writeJson(opts.out, report);
   writeFileSync(opts.out.replace(/\.json$/, '') + '.md', `${markdown}\n`);
   log(`wrote ${opts.out} (and .md)`);
-  const ok = [report.invite, report.register].every((r) => !r || (!r.error && r.steps.length > 0));
+  const ok =
+    [report.invite, report.register].every((r) => !r || (!r.error && r.steps.length > 0)) &&
+    (!report.b2bua || (!report.b2bua.error && report.b2bua.variants.every((v) => v.skipped || (!v.error && v.steps.length > 0))));
   process.exitCode = ok ? 0 : 1;
   await stopWatchdog();
 }
@@ -176,7 +208,8 @@ function pruneOldRuns(dir, keep) {
 
 function summarizeProfiles(profileDir) {
   const out = [];
-  for (const bench of ['invite', 'register']) {
+  const benches = existsSync(profileDir) ? readdirSync(profileDir).filter((d) => d === 'invite' || d === 'register' || d.startsWith('b2bua-')) : [];
+  for (const bench of benches.sort()) {
     const dir = join(profileDir, bench);
     if (!existsSync(dir)) continue;
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort()) {

@@ -1,12 +1,14 @@
 // Preloaded (node --require) into the engine and the bench apps: once a second, appends one JSON
 // line to $BENCH_PROBE_FILE with the event-loop delay of that second (p50/p99/max, ms beyond the sampling period), GC
 // pauses (count, total and longest, ms) and heap figures (MiB). Measurement only; it changes
-// nothing in the process it observes.
+// nothing in the process it observes. `{pid}` in the file name is replaced by the process id (a
+// process that forks another node process, like `gateway start` forking its engine, passes the
+// preload on, and each then writes its own file).
 'use strict';
 const { monitorEventLoopDelay, PerformanceObserver } = require('node:perf_hooks');
 const { appendFileSync } = require('node:fs');
 
-const file = process.env.BENCH_PROBE_FILE;
+const file = process.env.BENCH_PROBE_FILE?.replace('{pid}', String(process.pid));
 if (file) {
   const RESOLUTION_MS = 5;
   const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });

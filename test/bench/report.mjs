@@ -44,11 +44,95 @@ function benchSection(title, unit, result) {
   ].join('\n');
 }
 
+const dist = (d) => (d?.n ? `${d.p50}/${d.p99}` : '–');
+const cpuOf = (s, names) => names.map((n) => v(s.cpuPercent?.[n])).join(' / ');
+
+/** Names of the processes of the system under test, in table order. */
+function sutProcesses(variant) {
+  return variant.system === 'gateway' ? ['engine', 'app'] : ['kamailio'];
+}
+
+function b2buaStepTable(variant) {
+  const sut = sutProcesses(variant);
+  const lines = [
+    `| offered call/s | achieved | calls | ok | failed (uac/uas) | retrans (uac/uas) | UDP drops | PDD added p50/p99 ms | INVITE leg / 200 leg p50 ms | uac INVITE→200 p50/p99 ms (SIPp) | ${sut.join(' / ')} CPU % | rtpengine CPU % | sipp uac / uas CPU % | tcpdump CPU % | CPU pressure % | rtpengine sessions after step | ng offer/answer/delete |`,
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const s of variant.steps) {
+    const c = s.rtpengineCommands ?? {};
+    lines.push(
+      `| ${s.offeredRate} | ${v(s.achievedRate)} | ${s.calls} | ${s.successful} | ${s.failed} (${s.failedUac}/${s.failedUas}) | ${s.retransmissions} (${s.retransUac}/${s.retransUas}) | ${v(s.udpRcvbufDrops)} | ` +
+        `${dist(s.pdd)} | ${v(s.pddInviteLeg?.p50)} / ${v(s.pddAnswerLeg?.p50)} | ${dist(s.callerView)} | ${cpuOf(s, sut)} | ${v(s.cpuPercent?.rtpengine)} | ${cpuOf(s, ['sippUac', 'sippUas'])} | ${v(s.cpuPercent?.tcpdump)} | ` +
+        `${v(s.cpuPressurePercent)} | ${v(s.rtpengineSessionsAfter)} | ${v(c.offercount)}/${v(c.answercount)}/${v(c.deletecount)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function b2buaSummary(b) {
+  const lines = [
+    '| system | A leg | highest rate, 0 failed, 0 retrans | PDD added p50 / p99 ms | system CPU % | rtpengine CPU % | sipp uac / uas CPU % | CPU pressure % | rtpengine sessions left | stopped |',
+    '|---|---|---:|---:|---|---:|---:|---:|---:|---|',
+  ];
+  for (const r of b.variants) {
+    const name = r.system === 'gateway' ? 'gateway (engine + app)' : 'Kamailio 5.6 (all processes)';
+    if (r.skipped || r.error) {
+      lines.push(`| ${name} | ${r.aLeg} | not run: ${r.skipped ?? r.error} | | | | | | | |`);
+      continue;
+    }
+    const s = r.best;
+    const sutCpu = s ? sutProcesses(r).map((n) => `${n} ${v(s.cpuPercent?.[n])}`).join(', ') : '–';
+    lines.push(
+      `| ${name} | ${r.aLeg === 'webrtc' ? 'WebRTC-style' : 'plain RTP'} | **${s ? `${s.offeredRate}/s` : 'none'}** | ${s ? `${v(s.pdd?.p50)} / ${v(s.pdd?.p99)}` : '–'} | ${sutCpu} | ${s ? v(s.cpuPercent?.rtpengine) : '–'} | ` +
+        `${s ? cpuOf(s, ['sippUac', 'sippUas']) : '–'} | ${s ? v(s.cpuPressurePercent) : '–'} | ${v(r.sessionsLeft)} | ${r.stoppedBecause} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function b2buaSection(b) {
+  if (!b) return '';
+  if (b.error) return `### B2BUA calls per second with rtpengine\n\nnot run: ${b.error}\n`;
+  const ratioLines = Object.entries(b.ratios ?? {}).map(([aLeg, r]) => {
+    const lb = (x) => (x ? ' (lower bound: no step failed)' : '');
+    return `- ${aLeg === 'webrtc' ? 'WebRTC-style' : 'plain RTP'} A leg: gateway ${r.gateway}/s${lb(r.gatewayIsLowerBound)} ÷ Kamailio ${r.kamailio}/s${lb(r.kamailioIsLowerBound)} = **${v(r.ratio)}**`;
+  });
+  const contended = b.variants.flatMap((r) => (r.steps ?? []).filter((s) => s.contended).map((s) => `${r.id} ${s.offeredRate}/s`));
+  const leaked = b.variants.filter((r) => typeof r.sessionsLeft === 'number' && r.sessionsLeft > 0);
+  const parts = [
+    '### B2BUA calls per second with rtpengine offer/answer/delete on every call',
+    '',
+    'SIPp uac -> system under test -> SIPp uas, UDP on 127.0.0.1, all systems against the same rtpengine daemon. ' +
+      'PDD added = per call, (200 to the uac leaves − INVITE from the uac arrives) − (200 from the uas arrives − INVITE to the uas leaves), ' +
+      'from kernel timestamps of a tcpdump capture on lo (test/bench/capture.mjs); "uac INVITE→200 (SIPp)" is SIPp\'s own view and includes its ~1 ms scheduler ticks. ' +
+      `Each step ${b.stepSeconds} s of calls, hold ${b.holdMs} ms, -recv_timeout ${b.recvTimeoutMs} ms.`,
+    '',
+    ...(b.notes ?? []).map((n) => `> ${n}\n`),
+    b2buaSummary(b),
+    '',
+    ratioLines.length ? `Ratio gateway ÷ Kamailio (highest clean rate):\n${ratioLines.join('\n')}` : 'Ratio gateway ÷ Kamailio: not available (Kamailio was not run).',
+    '',
+    leaked.length
+      ? `> **rtpengine sessions left:** ${leaked.map((r) => `${r.id}: ${r.sessionsLeft}`).join(', ')} (must be 0).`
+      : `rtpengine sessions left after every variant: 0 (checked with ng \`list\` and \`statistics\` while the system still ran; at the end of the bench: ${v(b.rtpengineSessionsAtEnd)}).`,
+    contended.length
+      ? `\n> **Warning:** CPU contention from other processes during ${contended.join(', ')}: CPU pressure was high although the bench's processes used well under the machine's cores. Rerun on a quiet machine before trusting these rows.\n`
+      : '',
+    `rtpengine: \`${b.rtpengineCommand}\`. Kamailio: \`${b.kamailioConfig}\`.`,
+    '',
+  ];
+  for (const r of b.variants) {
+    if (r.skipped || r.error) continue;
+    parts.push(`#### ${r.title}`, '', `Stopped: ${r.stoppedBecause}. \`${r.sutCommand}\``, '', b2buaStepTable(r), '');
+  }
+  return parts.join('\n');
+}
+
 /** The whole report as markdown. */
 export function renderMarkdown(report) {
   const m = report.machine;
   return [
-    `## Engine benchmark (${report.date})`,
+    `## Benchmark (${report.date})`,
     '',
     `Command: \`${report.command}\`${report.options.quick ? ' (quick smoke run)' : ''}`,
     `Machine: ${m.cpus}× ${m.cpuModel}, Node ${m.node}, ${m.sipp}, load average at start ${m.loadAverageAtStart.join(' ')}; ` +
@@ -60,6 +144,7 @@ export function renderMarkdown(report) {
     '',
     benchSection('INVITE calls per second (answer app, UAC BYE)', 'call', report.invite),
     benchSection('REGISTER with digest auth per second (401 challenge + authenticated REGISTER = 1)', 'register', report.register),
+    b2buaSection(report.b2bua),
     report.profiles?.length ? '### Engine CPU profile (node --cpu-prof)\n\n' + report.profiles.map((p) => p.markdown).join('\n\n') + '\n' : '',
     `Total bench time ${report.totalSeconds} s. Logs and SIPp files: ${report.runDir}`,
   ].join('\n');

@@ -102,10 +102,19 @@ export function parseCountsCsv(text) {
 
 /**
  * Runs SIPp once and resolves with parsed results; never rejects for SIPp failures.
- * opts: scenario ({builtin} | {file}), target, localIp, localPort, mediaPort, controlPort, calls,
- * rate, limit, recvTimeoutMs, timeoutSec, workDir, extraArgs, onStart(proc, sippPid()).
+ * opts: scenario ({builtin} | {file}), target (omitted for a uas), localIp, localPort, mediaPort,
+ * controlPort, calls, rate, limit, recvTimeoutMs, timeoutSec, workDir, extraArgs,
+ * onStart(proc, sippPid()).
  */
 export async function runSipp(opts) {
+  return startSipp(opts).done;
+}
+
+/**
+ * Starts SIPp and returns at once: { proc, sippPid(), done } where `done` resolves like runSipp.
+ * For a uas that must be listening before the uac starts.
+ */
+export function startSipp(opts) {
   const sipp = requireSipp();
   mkdirSync(opts.workDir, { recursive: true });
   const statFile = join(opts.workDir, 'stat.csv');
@@ -119,9 +128,8 @@ export async function runSipp(opts) {
     '-cp', String(opts.controlPort),
     '-t', 'u1',
     '-m', String(opts.calls),
-    '-r', String(opts.rate),
-    '-rp', '1000',
-    '-l', String(opts.limit),
+    ...(opts.rate !== undefined ? ['-r', String(opts.rate), '-rp', '1000'] : []),
+    ...(opts.limit !== undefined ? ['-l', String(opts.limit)] : []),
     '-recv_timeout', String(opts.recvTimeoutMs),
     // SIPp's socket buffers default to 64 KiB; at >1000 calls/s a short SIPp stall then drops
     // responses on SIPp's own socket and SIPp retransmits. 4 MiB (net.core.rmem_max here) keeps
@@ -133,28 +141,30 @@ export async function runSipp(opts) {
     '-trace_screen', '-screen_file', screenFile,
     '-trace_err', '-error_file', errorFile,
     ...(opts.extraArgs ?? []),
-    opts.target,
+    ...(opts.target ? [opts.target] : []),
   ];
   const command = ['--kill-after=5', `${opts.timeoutSec}s`, sipp, ...args];
   const started = performance.now();
-  const proc = spawnManaged('sipp', 'timeout', command, { cwd: opts.workDir, logFile: join(opts.workDir, 'sipp.out') });
+  const proc = spawnManaged(opts.name ?? 'sipp', 'timeout', command, { cwd: opts.workDir, logFile: join(opts.workDir, 'sipp.out') });
   const sippPid = () => (proc.running ? childPids(proc.pid)[0] : undefined);
   opts.onStart?.(proc, sippPid);
-  const exit = await proc.exited;
-  const wallSeconds = (performance.now() - started) / 1000;
-  const read = (f) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
-  const countsFile = readdirSync(opts.workDir).find((f) => f.endsWith('_counts.csv'));
-  const errors = read(errorFile);
-  return {
-    commandLine: `timeout ${command.join(' ')}`,
-    exitCode: exit.code,
-    signal: exit.signal,
-    timedOut: exit.code === 124 || exit.code === 137,
-    wallSeconds,
-    stats: parseStatCsv(read(statFile)),
-    counts: countsFile ? parseCountsCsv(read(join(opts.workDir, countsFile))) : undefined,
-    screen: read(screenFile),
-    errorsHead: errors.split('\n').slice(0, 20).join('\n'),
-    outputTail: proc.tail().slice(-4000),
-  };
+  const done = proc.exited.then((exit) => {
+    const wallSeconds = (performance.now() - started) / 1000;
+    const read = (f) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+    const countsFile = readdirSync(opts.workDir).find((f) => f.endsWith('_counts.csv'));
+    const errors = read(errorFile);
+    return {
+      commandLine: `timeout ${command.join(' ')}`,
+      exitCode: exit.code,
+      signal: exit.signal,
+      timedOut: exit.code === 124 || exit.code === 137,
+      wallSeconds,
+      stats: parseStatCsv(read(statFile)),
+      counts: countsFile ? parseCountsCsv(read(join(opts.workDir, countsFile))) : undefined,
+      screen: read(screenFile),
+      errorsHead: errors.split('\n').slice(0, 20).join('\n'),
+      outputTail: proc.tail().slice(-4000),
+    };
+  });
+  return { proc, sippPid, done };
 }

@@ -157,13 +157,14 @@ export const stepClean = (s) => s.failed === 0 && s.retransmissions === 0 && s.s
 
 /**
  * Runs the steps in order, stopping after the first unclean step or when `deadline` (ms epoch)
- * would be passed by the next step. Returns { steps, best, stoppedBecause }.
+ * would be passed by the next step (step time + `overheadSeconds`). `describe(step)` replaces the
+ * default progress line. Returns { steps, best, stoppedBecause }.
  */
-export async function runSeries({ label, rates, stepSeconds, deadline, log, step }) {
+export async function runSeries({ label, rates, stepSeconds, deadline, log, step, describe, overheadSeconds = 6 }) {
   const steps = [];
   let stoppedBecause = 'all steps passed';
   for (const [i, rate] of rates.entries()) {
-    const projected = Date.now() + (stepSeconds + 6) * 1000;
+    const projected = Date.now() + (stepSeconds + overheadSeconds) * 1000;
     if (projected > deadline) {
       stoppedBecause = `time budget reached before ${rate}/s`;
       break;
@@ -171,7 +172,8 @@ export async function runSeries({ label, rates, stepSeconds, deadline, log, step
     log(`${label}: step ${i + 1}/${rates.length} at ${rate}/s (${Math.round(rate * stepSeconds)} calls)...`);
     const s = await step(rate, join(`step-${String(i + 1).padStart(2, '0')}-${rate}`));
     steps.push(s);
-    log(
+    if (describe) log(`${label}:   ${describe(s)}`);
+    else log(
       `${label}:   achieved ${s.achievedRate}/s, ok ${s.successful}, failed ${s.failed}, retrans ${s.retransmissions}, udp drops ${s.udpRcvbufDrops} (engine socket ${s.engineSocketDrops}, sipp socket ${s.sippSocketDrops}), ` +
         `engine ${s.engineCpuPercent}% CPU ${s.enginePeakRssMiB} MiB, app ${s.appCpuPercent}% CPU ${s.appPeakRssMiB} MiB, sipp ${s.sippCpuPercent}%, ` +
         `CPU pressure ${s.cpuPressurePercent}%, loop delay max engine ${s.engineProbe?.loopMaxMs} ms / app ${s.appProbe?.loopMaxMs} ms`,
