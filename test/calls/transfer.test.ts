@@ -113,6 +113,16 @@ describe.skipIf(rtpengineMissing)('blind transfer', () => {
     await desk1.next(isRequest('BYE'));
   });
 
+  it('CANCELs the ringing target when the transferee hangs up during the transfer', async () => {
+    await established();
+    expect(statusOf(await desk2.transact('REFER', { extra: `Refer-To: <sip:desk3@127.0.0.1>\r\n` }))).toBe(202);
+    await desk3.awaitInvite();
+    desk3.respond(180, 'Ringing');
+    expect(statusOf(await desk1.transact('BYE'))).toBe(200);
+    await desk3.next(isRequest('CANCEL')); // the phone answers 200 to it and 487 to its INVITE
+    await desk2.next(isRequest('BYE'));
+  });
+
   it('refuses a REFER to an address the gateway does not serve (no open relay)', async () => {
     await established();
     const res = await desk2.transact('REFER', { extra: `Refer-To: <sip:someone@198.51.100.7>\r\n` });

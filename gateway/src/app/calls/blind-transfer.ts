@@ -32,6 +32,29 @@ export function dialogsByLeg(leg: LegId, dialog: Srf.Dialog, other: Srf.Dialog):
   return leg === 'caller' ? [dialog, other] : [other, dialog];
 }
 
+/**
+ * INVITE to the transfer target; CANCELled (RFC 3261 §9.1) if the call ends meanwhile (the
+ * transferee hung up while the target was ringing).
+ */
+async function callTarget(srf: Srf, uri: string, offer: string, referredBy: string, ended: AbortSignal): Promise<Srf.Dialog> {
+  let request: Req | undefined;
+  const cancel = () => request?.cancel(() => undefined);
+  ended.addEventListener('abort', cancel, { once: true });
+  try {
+    return await srf.createUAC(uri, { localSdp: offer, headers: { 'Referred-By': referredBy } }, {
+      // srf calls cbRequest(err, req) at run time (its typings say (req)): take the request either way.
+      cbRequest: (...args: unknown[]) => {
+        const r = (args[1] ?? args[0]) as Req | null | undefined;
+        if (!r || typeof r.cancel !== 'function') return;
+        request = r;
+        if (ended.aborted) cancel();
+      },
+    });
+  } finally {
+    ended.removeEventListener('abort', cancel);
+  }
+}
+
 export async function blindTransfer(d: TransferDeps, call: BridgedCall, transferorLeg: LegId, target: string, req: Req, res: Res): Promise<void> {
   const route = d.router.resolve(target);
   if ('status' in route) {
@@ -54,7 +77,7 @@ export async function blindTransfer(d: TransferDeps, call: BridgedCall, transfer
       stay: transferee,
       leaving: transferor,
       newcomerKind: dest.kind,
-      reach: (offer) => d.srf.createUAC(dest.uri, { localSdp: offer, headers: { 'Referred-By': referredBy } }),
+      reach: (offer) => callTarget(d.srf, dest.uri, offer, referredBy, call.endedSignal),
     });
   } catch (err) {
     const failure = err instanceof SwapFailed ? err : new SwapFailed(err, undefined);

@@ -62,6 +62,9 @@ export class BridgedCall {
    */
   private transfer: { transferor: LegId; transferorGone: boolean } | undefined;
   readonly startedAt = Date.now();
+  private readonly endedController = new AbortController();
+  /** Aborted when the call ends (e.g. to CANCEL a transfer target still ringing). */
+  readonly endedSignal: AbortSignal = this.endedController.signal;
 
   constructor(
     readonly id: string,
@@ -230,6 +233,7 @@ export class BridgedCall {
   async end(reason: string, hungUp?: LegId): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    this.endedController.abort();
     for (const leg of ['caller', 'callee'] as const) {
       const d = this.dialogOf(leg);
       if (leg !== hungUp && (d as unknown as { connected?: boolean }).connected !== false) {
