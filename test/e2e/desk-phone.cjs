@@ -10,7 +10,17 @@
 // type. Every RFC 4733 packet is reported as a JSON line on stdout:
 //   {"type":"dtmf","event":5,"end":false,"volume":10,"duration":160,"pt":126,"seq":..,"ts":..}
 // Other lines: {"type":"ready"}, {"type":"invite","offer":"..."}, {"type":"ack"}, {"type":"bye"},
-// and {"type":"stats","received":{"0":123,"126":16},"sent":200} in reply to "stats" on stdin.
+// {"type":"request","method":"INFO","contentType":"application/dtmf-relay","body":"..."} for other
+// requests, and {"type":"stats","received":{"0":123,"126":16},"sent":200} in reply to "stats".
+//
+// Commands on stdin, one a line:
+//   stats                 the stats line above
+//   digit <event> [ms]    sends one RFC 4733 event (default 200 ms) with the telephone-event PT of
+//                         the call, as a phone does (RFC 4733 §2.5): audio paused, a first packet
+//                         with the marker bit, one every 20 ms with the same timestamp and a growing
+//                         duration, then three end packets (E bit); reports {"type":"digit-sent",...}
+//   recv-info <list>      puts "Recv-Info: <list>" in the next 200s (e.g. dtmf: ask for DTMF as
+//                         SIP INFO, RFC 6086); "recv-info off" stops it
 'use strict';
 const dgram = require('node:dgram');
 const readline = require('node:readline');
@@ -24,6 +34,13 @@ const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const received = {};
 let sent = 0;
 let rtpTimer;
+let recvInfo = ''; // Recv-Info value for our 200s ('' = none)
+// RTP sender state (shared by audio and telephone-events: one stream, one SSRC)
+const ssrc = 0x0dec0de5;
+let seq = 1;
+let ts = 0;
+let rtpDest; // { address, port }
+let inEvent = false;
 let dialog; // { callId, response200, ackTimer, remote: {address, port}, te }
 
 function headers(msg) {
@@ -60,21 +77,63 @@ function answerSdp(offer) {
   return { sdp: lines.join('\r\n'), te: te ? Number(te[1]) : undefined };
 }
 
+function sendRtp(pt, marker, timestamp, payload) {
+  if (!rtpDest) return;
+  const packet = Buffer.alloc(12 + payload.length);
+  packet[0] = 0x80;
+  packet[1] = (marker ? 0x80 : 0) | pt;
+  packet.writeUInt16BE(seq & 0xffff, 2);
+  seq = (seq + 1) & 0xffff;
+  packet.writeUInt32BE(timestamp >>> 0, 4);
+  packet.writeUInt32BE(ssrc, 8);
+  payload.copy(packet, 12);
+  rtp.send(packet, rtpDest.port, rtpDest.address);
+  sent += 1;
+}
+
 function startRtp(address, port) {
   clearInterval(rtpTimer);
-  let seq = 1;
-  let ts = 0;
-  const ssrc = 0x0dec0de5;
+  rtpDest = { address, port };
   rtpTimer = setInterval(() => {
-    const packet = Buffer.alloc(12 + 160, 0xff);
-    packet[0] = 0x80;
-    packet[1] = 0; // PCMU
-    packet.writeUInt16BE(seq++ & 0xffff, 2);
-    packet.writeUInt32BE(ts >>> 0, 4);
-    packet.writeUInt32BE(ssrc, 8);
+    if (inEvent) return; // the event's packets take the audio's place
+    sendRtp(0, false, ts, Buffer.alloc(160, 0xff)); // PCMU silence-ish
     ts += 160;
-    rtp.send(packet, port, address);
-    sent += 1;
+  }, 20);
+}
+
+/** One RFC 4733 event (§2.5.1): marker first, same timestamp throughout, growing duration, 3 end packets. */
+function sendDigit(event, durationMs, volume = 10) {
+  if (!dialog || dialog.te === undefined || !rtpDest) {
+    out({ type: 'digit-failed', event, reason: 'no call with telephone-event' });
+    return;
+  }
+  if (inEvent) {
+    out({ type: 'digit-failed', event, reason: 'an event is being sent' });
+    return;
+  }
+  inEvent = true;
+  const pt = dialog.te;
+  const start = ts;
+  const steps = Math.max(1, Math.round(durationMs / 20));
+  const total = steps + 3;
+  let i = 0;
+  const payload = (end, duration) => {
+    const b = Buffer.alloc(4);
+    b[0] = event;
+    b[1] = (end ? 0x80 : 0) | (volume & 0x3f);
+    b.writeUInt16BE(Math.min(duration, 0xffff), 2);
+    return b;
+  };
+  const timer = setInterval(() => {
+    i += 1;
+    if (i <= steps) sendRtp(pt, i === 1, start, payload(false, i * 160));
+    else sendRtp(pt, false, start, payload(true, steps * 160));
+    if (i === total) {
+      clearInterval(timer);
+      ts = start + total * 160; // audio goes on where the wall clock is
+      inEvent = false;
+      out({ type: 'digit-sent', event, durationMs: steps * 20, pt });
+    }
   }, 20);
 }
 
@@ -114,7 +173,8 @@ sip.on('message', (buf, rinfo) => {
     const m = /^m=audio (\d+)/m.exec(req.body);
     const { sdp, te } = answerSdp(req.body);
     send(response(req, 100, 'Trying'));
-    const ok = response(req, 200, 'OK', [`Contact: <sip:dtmfdesk@${HOST}:${sipPort}>`, 'Content-Type: application/sdp'], sdp);
+    const extra = [`Contact: <sip:dtmfdesk@${HOST}:${sipPort}>`, ...(recvInfo ? [`Recv-Info: ${recvInfo}`] : []), 'Content-Type: application/sdp'];
+    const ok = response(req, 200, 'OK', extra, sdp);
     const reinvite = dialog && dialog.callId === callId;
     if (!reinvite) out({ type: 'invite', offer: req.body });
     dialog = { ...(dialog || {}), callId, response200: ok, acked: false, te: te ?? dialog?.te };
@@ -144,12 +204,15 @@ sip.on('message', (buf, rinfo) => {
     send(response(req, 200, 'OK'));
   } else {
     send(response(req, 200, 'OK'));
-    out({ type: 'request', method, body: req.body });
+    out({ type: 'request', method, contentType: (req.map.get('content-type') || [''])[0], infoPackage: (req.map.get('info-package') || [undefined])[0], body: req.body });
   }
 });
 
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
-  if (line.trim() === 'stats') out({ type: 'stats', received, sent });
+  const [command, ...args] = line.trim().split(/\s+/);
+  if (command === 'stats') out({ type: 'stats', received, sent });
+  else if (command === 'digit') sendDigit(Number(args[0]), Number(args[1] || 200));
+  else if (command === 'recv-info') recvInfo = args[0] === 'off' ? '' : args.join(' ');
 });
 process.on('SIGTERM', () => process.exit(0));
 

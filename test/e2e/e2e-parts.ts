@@ -71,6 +71,24 @@ export class DeskPhone {
     });
   }
 
+  /** Sends one RFC 4733 event (e.g. 11 for #) on the current call; resolves once its end packets are out. */
+  async sendDigit(event: number, durationMs = 200): Promise<void> {
+    const before = this.lines.length;
+    this.child.stdin?.write(`digit ${event} ${durationMs}\n`);
+    const line = await until(
+      () => this.lines.slice(before).find((l) => (l.type === 'digit-sent' || l.type === 'digit-failed') && l.event === event),
+      (l) => l !== undefined,
+      10_000,
+      `desk phone sending RFC 4733 event ${event}`,
+    );
+    if (line!.type === 'digit-failed') throw new Error(`desk phone could not send event ${event}: ${String(line!.reason)}`);
+  }
+
+  /** Puts `Recv-Info: <value>` (RFC 6086; 'dtmf' asks for DTMF as SIP INFO) in the phone's next 200s; undefined stops it. */
+  setRecvInfo(value: string | undefined): void {
+    this.child.stdin?.write(`recv-info ${value ?? 'off'}\n`);
+  }
+
   /** Packets received by payload type, and packets sent. */
   async stats(): Promise<{ received: Record<string, number>; sent: number }> {
     const before = this.lines.length;
@@ -150,6 +168,16 @@ export class PhonePage {
 
   waitCallResult(timeoutMs = POLL.timeout): Promise<string | undefined> {
     return until(() => this.callResult(), (r) => r !== undefined, timeoutMs, `the end of ${this.user}'s call()`);
+  }
+
+  /** Digits the page received as SIP INFO in its current (or last) call, e.g. ['1', '#']. */
+  async receivedDtmf(): Promise<string[]> {
+    return (await this.page.evaluate(() => window.gatewayPhone.receivedDtmf)).map((d) => d.digit);
+  }
+
+  /** Waits until the page has received `count` digits as SIP INFO in this call. */
+  waitReceivedDtmf(count: number, timeoutMs = POLL.timeout): Promise<string[]> {
+    return until(() => this.receivedDtmf(), (d) => d.length >= count, timeoutMs, `${count} DTMF INFO digits at ${this.user}`);
   }
 
   /** Names of page events of one type (e.g. 'reinvite-received'), with their details. */

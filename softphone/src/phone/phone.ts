@@ -9,6 +9,9 @@
  *   `hold` option), local sender and receiver tracks disabled while held.
  * - DTMF: SIP INFO with application/dtmf-relay ("Signal=5\r\nDuration=160"), or RFC 4733
  *   telephone-events through the audio sender's RTCDTMFSender.
+ * - Received DTMF: with dtmfReceive 'info' the phone asks for the far end's digits as SIP INFO
+ *   (`Recv-Info: dtmf` in its INVITE or 200, RFC 6086); every DTMF INFO that arrives is recorded
+ *   (receivedDtmf, snapshot.receivedDigits) whatever the mode.
  */
 import {
   Invitation,
@@ -22,9 +25,20 @@ import {
   type Session,
 } from 'sip.js';
 import { AddressError, dialTarget, signInAddresses, type SignInAddresses } from './addresses';
-import { DTMF_DURATION_MS, DTMF_GAP_MS, dtmfRelayBody, normaliseDigit } from './dtmf';
+import { DTMF_DURATION_MS, DTMF_GAP_MS, RECV_INFO_DTMF, dtmfRelayBody, normaliseDigit, parseDtmfInfo } from './dtmf';
 import { summariseStats } from './stats';
-import type { CallOutcome, CallState, CallStats, DtmfMode, PhoneEvent, PhoneSnapshot, RegistrationState, SignInOptions } from './types';
+import type {
+  CallOutcome,
+  CallState,
+  CallStats,
+  DtmfMode,
+  DtmfReceiveMode,
+  PhoneEvent,
+  PhoneSnapshot,
+  ReceivedDtmf,
+  RegistrationState,
+  SignInOptions,
+} from './types';
 
 const REGISTER_TIMEOUT_MS = 15_000;
 const UNREGISTER_TIMEOUT_MS = 3_000;
@@ -40,6 +54,8 @@ export type PhoneListener = (snapshot: PhoneSnapshot) => void;
 export interface PhoneOptions {
   /** Where remote audio plays. */
   remoteAudio?: HTMLAudioElement;
+  /** Ask for the far end's DTMF as SIP INFO ('info') or not ('rfc4733', the default). */
+  dtmfReceive?: DtmfReceiveMode;
 }
 
 interface CurrentCall {
@@ -66,12 +82,15 @@ export class Phone {
   private registerer: Registerer | undefined;
   private addresses: SignInAddresses | undefined;
   private current: CurrentCall | undefined;
-  private state: PhoneSnapshot = { registration: 'signed-out', call: 'idle' };
+  private state: PhoneSnapshot;
   private readonly listeners = new Set<PhoneListener>();
   private readonly log: PhoneEvent[] = [];
   private readonly startedAt = performance.now();
+  private received: ReceivedDtmf[] = [];
 
-  constructor(private readonly options: PhoneOptions = {}) {}
+  constructor(private readonly options: PhoneOptions = {}) {
+    this.state = { registration: 'signed-out', call: 'idle', dtmfReceive: options.dtmfReceive ?? 'rfc4733', receivedDigits: '' };
+  }
 
   // ---- state -----------------------------------------------------------------------------------
 
@@ -82,6 +101,24 @@ export class Phone {
   /** What happened, oldest first (the last 200 events). */
   get events(): PhoneEvent[] {
     return this.log.map((e) => ({ ...e }));
+  }
+
+  /** Digits received as SIP INFO in the current call (or the last one), oldest first. */
+  get receivedDtmf(): ReceivedDtmf[] {
+    return this.received.map((d) => ({ ...d }));
+  }
+
+  /** Ask for the far end's DTMF as SIP INFO ('info') or not ('rfc4733'), from the next call on. */
+  setDtmfReceive(mode: DtmfReceiveMode): void {
+    if (mode !== 'info' && mode !== 'rfc4733') throw this.fail(`unknown DTMF receive mode ${String(mode)}`);
+    if (mode === this.state.dtmfReceive) return;
+    this.record('dtmf-receive', mode);
+    this.update({ dtmfReceive: mode });
+  }
+
+  /** Headers that ask for DTMF as INFO (RFC 6086 Recv-Info), for our INVITE or 200. */
+  private dtmfReceiveHeaders(): string[] {
+    return this.state.dtmfReceive === 'info' ? [RECV_INFO_DTMF] : [];
   }
 
   /** Calls listener now and on every change; returns the unsubscribe function. */
@@ -292,7 +329,11 @@ export class Phone {
     if (!targetUri) throw this.fail(`"${target}" is not a valid SIP address`);
 
     // earlyMedia: play the SDP of an unreliable 183 (ringback/announcements from the far end).
-    const inviter = new Inviter(ua, targetUri, { earlyMedia: true, sessionDescriptionHandlerOptions: { constraints: AUDIO_ONLY } });
+    const inviter = new Inviter(ua, targetUri, {
+      earlyMedia: true,
+      extraHeaders: this.dtmfReceiveHeaders(),
+      sessionDescriptionHandlerOptions: { constraints: AUDIO_ONLY },
+    });
     const call: CurrentCall = { session: inviter, direction: 'outgoing', remote: uri, established: false };
     this.track(call);
     this.update({ direction: 'outgoing', remote: uri, error: undefined });
@@ -371,7 +412,7 @@ export class Phone {
     const established = this.outcomeOf(call);
     established.catch(() => undefined); // awaited below
     try {
-      await invitation.accept({ sessionDescriptionHandlerOptions: { constraints: AUDIO_ONLY } });
+      await invitation.accept({ extraHeaders: this.dtmfReceiveHeaders(), sessionDescriptionHandlerOptions: { constraints: AUDIO_ONLY } });
     } catch (error) {
       call.ending ??= { outcome: 'failed', reason: `answer failed: ${messageOf(error)}` };
       if (invitation.state !== SessionState.Terminated) {
@@ -526,6 +567,8 @@ export class Phone {
 
   private track(call: CurrentCall): void {
     this.current = call;
+    this.received = [];
+    if (this.state.receivedDigits) this.update({ receivedDigits: '' });
     const session = call.session;
     session.delegate = {
       ...session.delegate,
@@ -535,6 +578,12 @@ export class Phone {
       },
       onInfo: (info) => {
         this.record('info-received', info.request.body);
+        const dtmf = parseDtmfInfo(info.request.getHeader('Content-Type'), info.request.body);
+        if (dtmf && this.current === call) {
+          this.received.push({ ...dtmf, at: Math.round(performance.now() - this.startedAt) });
+          this.record('dtmf-received', `${dtmf.digit} (INFO)`);
+          this.update({ receivedDigits: this.state.receivedDigits + dtmf.digit });
+        }
         void info.accept();
       },
       onInvite: (request) => {

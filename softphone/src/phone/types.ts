@@ -22,6 +22,23 @@ export type CallState =
 
 export type DtmfMode = 'info' | 'rfc4733';
 
+/**
+ * How we want the far end's digits: 'rfc4733' (default) takes them as they come; 'info' asks for
+ * SIP INFO with `Recv-Info: dtmf` in our INVITE or 200 (RFC 6086), so the gateway converts the
+ * far end's RFC 4733 telephone-events into INFO (browsers cannot observe received telephone-events).
+ * Applies from the next call on.
+ */
+export type DtmfReceiveMode = DtmfMode;
+
+/** A digit received in a SIP INFO during the current (or last) call. */
+export interface ReceivedDtmf {
+  digit: string;
+  /** Duration from the INFO body, when it had one. */
+  durationMs?: number;
+  /** ms since the page loaded */
+  at: number;
+}
+
 export interface SignInOptions {
   /** The gateway's WebSocket URL, e.g. `wss://127.0.0.1:8443`. */
   server: string;
@@ -62,6 +79,10 @@ export interface PhoneSnapshot {
   lastCall?: CallOutcome;
   /** The last error of any kind, as shown on the page. */
   error?: string;
+  /** Whether we ask for the far end's DTMF as SIP INFO (see DtmfReceiveMode). */
+  dtmfReceive: DtmfReceiveMode;
+  /** Digits received as SIP INFO in the current call (or the last one), e.g. "12#". */
+  receivedDigits: string;
 }
 
 /** Media statistics of the current call (RTCPeerConnection.getStats). */

@@ -3,7 +3,8 @@
  * their action makes sense; every error the phone reports is shown in #error.
  */
 import type { Phone } from '../phone/phone';
-import type { DtmfMode, PhoneEvent, PhoneSnapshot, SignInOptions } from '../phone/types';
+import { dtmfReceiveFromUrl } from '../phone/dtmf';
+import type { DtmfMode, DtmfReceiveMode, PhoneEvent, PhoneSnapshot, SignInOptions } from '../phone/types';
 
 const KEYPAD = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '0', '#'];
 const STORAGE_KEY = 'gateway-softphone';
@@ -76,12 +77,17 @@ export function mountPage(phone: Phone): PageControls {
   const lastCall = element<HTMLElement>('last-call');
   const keypad = element<HTMLElement>('keypad');
   const dtmfMode = element<HTMLSelectElement>('dtmf-mode');
+  const dtmfReceive = element<HTMLSelectElement>('dtmf-receive');
+  const dtmfReceived = element<HTMLElement>('dtmf-received');
   const errorBox = element<HTMLElement>('error');
   const log = element<HTMLOListElement>('log');
 
   const initial = initialSignIn();
   server.value = initial.server;
   user.value = initial.user;
+  const receiveFromUrl = dtmfReceiveFromUrl(location.search);
+  if (receiveFromUrl) phone.setDtmfReceive(receiveFromUrl);
+  dtmfReceive.addEventListener('change', () => phone.setDtmfReceive(dtmfReceive.value as DtmfReceiveMode));
 
   const keys = KEYPAD.map((digit) => {
     const key = document.createElement('button');
@@ -151,6 +157,9 @@ export function mountPage(phone: Phone): PageControls {
     hold.disabled = s.call !== 'active';
     resume.disabled = s.call !== 'held';
     for (const key of keys) key.disabled = s.call !== 'active' && s.call !== 'held';
+    dtmfReceive.value = s.dtmfReceive;
+    dtmfReceived.textContent = s.receivedDigits ? [...s.receivedDigits].join(' ') : '—';
+    dtmfReceived.dataset.digits = s.receivedDigits;
     appendLog(phone.events);
   });
 

@@ -6,10 +6,22 @@
  *   await gatewayPhone.call('1001')          // resolves when answered; rejects e.g. "Call failed: 486 Busy Here"
  *   gatewayPhone.callState                   // 'active'
  *   await gatewayPhone.sendDtmf('5')         // SIP INFO application/dtmf-relay; sendDtmf('5', 'rfc4733') for RTP
+ *   gatewayPhone.setDtmfReceive('info')      // ask for the far end's digits as SIP INFO (Recv-Info: dtmf), next call on
+ *   gatewayPhone.receivedDtmf                // [{ digit: '5', durationMs: 200, at }] received as INFO in this call
  *   await gatewayPhone.stats()               // { packetsReceived, audioLevel, packetsSent, ... }
  */
 import type { Phone } from '../phone/phone';
-import type { CallState, CallStats, DtmfMode, PhoneEvent, PhoneSnapshot, RegistrationState, SignInOptions } from '../phone/types';
+import type {
+  CallState,
+  CallStats,
+  DtmfMode,
+  DtmfReceiveMode,
+  PhoneEvent,
+  PhoneSnapshot,
+  ReceivedDtmf,
+  RegistrationState,
+  SignInOptions,
+} from '../phone/types';
 import type { PageControls } from './page';
 
 export interface GatewayPhoneApi {
@@ -27,6 +39,11 @@ export interface GatewayPhoneApi {
   hold(): Promise<void>;
   unhold(): Promise<void>;
   sendDtmf(digit: string, mode?: DtmfMode): Promise<void>;
+  /** 'info': ask for the far end's DTMF as SIP INFO (Recv-Info: dtmf in our INVITE/200), from the next call on. */
+  setDtmfReceive(mode: DtmfReceiveMode): void;
+  readonly dtmfReceive: DtmfReceiveMode;
+  /** Digits received as SIP INFO in the current call (or the last one). */
+  readonly receivedDtmf: ReceivedDtmf[];
   /** getStats of the current call (inbound-rtp packetsReceived/audioLevel, outbound-rtp packetsSent), or null. */
   stats(): Promise<CallStats | null>;
 }
@@ -63,6 +80,13 @@ export function exposeTestApi(phone: Phone, page: PageControls): GatewayPhoneApi
     hold: () => phone.hold(),
     unhold: () => phone.unhold(),
     sendDtmf: (digit, mode) => phone.sendDtmf(digit, mode),
+    setDtmfReceive: (mode) => phone.setDtmfReceive(mode),
+    get dtmfReceive() {
+      return phone.snapshot.dtmfReceive;
+    },
+    get receivedDtmf() {
+      return phone.receivedDtmf;
+    },
     stats: async () => (await phone.stats()) ?? null,
   };
   window.gatewayPhone = api;
