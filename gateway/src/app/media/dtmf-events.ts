@@ -2,12 +2,16 @@
  * Receives rtpengine's DTMF log (--dtmf-log-dest=HOST:PORT): one JSON datagram per digit, e.g.
  *   {"callid":"…","source_tag":"B","tags":["A","B"],"type":"DTMF","timestamp":1795396270,
  *    "source_ip":"127.0.0.1","event":7,"duration":200,"volume":10}
- * and emits it per call, so the app can turn RFC 4733 from a phone into SIP INFO toward a browser.
+ * and emits it per call, so the app can turn RFC 4733 from a phone into SIP INFO toward a browser
+ * (calls/dtmf-to-info.ts).
  *
- * rtpengine also logs the digits it injected itself (play DTMF), tagged with the tag used there;
- * subscribeLeg() therefore delivers only events whose source_tag is the listening leg's own tag.
- * rtpengine sees telephone-event only when audio runs through its codec handler: keep `inject DTMF`
- * (the default policy) or transcoding on.
+ * rtpengine (10.5, checked in test/calls/dtmf-to-info.test.ts and test/e2e/dtmf.test.ts) reports a
+ * digit when its end packet arrives, from plain RTP and from SRTP (browser) legs alike; "duration"
+ * is in ms. It also reports the digits it injected itself (play DTMF) with the from-tag used there,
+ * i.e. as digits of the leg they were played for. subscribeLeg() delivers only events whose
+ * source_tag is the given leg's own tag. rtpengine sees telephone-event only when audio runs
+ * through its codec handler: keep `inject DTMF` (the default policy) or transcoding on.
+ * The socket takes datagrams from anyone who can reach it: bind it where only rtpengine can.
  */
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
