@@ -12,35 +12,29 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kamailioPath, startGateway, startKamailio, startRtpengine, udpBound } from './b2bua-stack.mjs';
-import { callerViewFromSippLog, pddFromCapture, startCapture, tcpdumpPath } from './capture.mjs';
+import { pddFromCapture, startCapture, tcpdumpPath } from './capture.mjs';
 import { Sampler, udpCounters } from './cpu-sampler.mjs';
 import { freePort } from './ports.mjs';
 import { sleep, waitFor } from './processes.mjs';
 import { runSipp, startSipp } from './sipp-run.mjs';
 import { probeWindow, runSeries } from './steps.mjs';
+import { dropsText } from './report.mjs';
 
 const scenario = (name) => fileURLToPath(new URL(`./scenarios/${name}`, import.meta.url));
 const UAS = scenario('b2bua-uas.xml');
 const UAC = { plain: scenario('b2bua-uac-plain.xml'), webrtc: scenario('b2bua-uac-webrtc.xml') };
 const UAS_TIMEWAIT_MS = 1000; // <timewait> at the end of b2bua-uas.xml
 
+// Run in this order; each gets an equal share of the time still left, so the Kamailio variants
+// (which go further) get what the gateway variants leave.
 export const B2BUA_VARIANTS = [
   { id: 'gateway-plain', system: 'gateway', aLeg: 'plain', title: 'gateway, plain RTP A leg' },
-  { id: 'kamailio-plain', system: 'kamailio', aLeg: 'plain', title: 'Kamailio + rtpengine module, plain RTP A leg' },
   { id: 'gateway-webrtc', system: 'gateway', aLeg: 'webrtc', title: 'gateway, WebRTC-style A leg' },
+  { id: 'kamailio-plain', system: 'kamailio', aLeg: 'plain', title: 'Kamailio + rtpengine module, plain RTP A leg' },
   { id: 'kamailio-webrtc', system: 'kamailio', aLeg: 'webrtc', title: 'Kamailio + rtpengine module, WebRTC-style A leg' },
 ];
 
 const round = (x, digits = 1) => (x === undefined || x === null || Number.isNaN(x) ? undefined : Number(x.toFixed(digits)));
-
-function findFile(dir, suffix) {
-  try {
-    const f = readdirSync(dir).find((n) => n.endsWith(suffix));
-    return f ? join(dir, f) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 function diffCounts(after, before) {
   if (!after) return undefined;
@@ -77,7 +71,6 @@ async function runB2buaStep({ rate, stepSeconds, sut, rtpengine, variant, ports,
     recvTimeoutMs,
     timeoutSec: timeoutSec + 5,
     workDir: uasDir,
-    extraArgs: ['-trace_logs'],
   });
   await waitFor(
     () => {
@@ -92,7 +85,9 @@ async function runB2buaStep({ rate, stepSeconds, sut, rtpengine, variant, ports,
   sampler.track('rtpengine', rtpengine.pid, { resetPeak: true });
   sampler.track('sippUas', uas.sippPid);
   if (cap) sampler.track('tcpdump', cap.pid);
-  sampler.trackUdpDrops('sut', sut.sipPort).trackUdpDrops('uac', ports.uac).trackUdpDrops('uas', ports.uas);
+  for (const p of sut.processes) sampler.trackUdpDropsOf(p.name, p.pid, { tree: Boolean(p.tree) });
+  sampler.trackUdpDropsOf('rtpengine', rtpengine.pid).trackUdpDropsOf('sippUac', () => uacPid?.()).trackUdpDropsOf('sippUas', uas.sippPid);
+  let uacPid;
   const udpBefore = udpCounters();
   const stepStartedAt = Date.now();
   const uac = await runSipp({
@@ -109,8 +104,9 @@ async function runB2buaStep({ rate, stepSeconds, sut, rtpengine, variant, ports,
     recvTimeoutMs,
     timeoutSec,
     workDir: uacDir,
-    extraArgs: ['-s', 'callee', '-trace_logs', ...(holdMs ? ['-d', String(holdMs)] : [])],
+    extraArgs: ['-s', 'callee', ...(holdMs ? ['-d', String(holdMs)] : [])],
     onStart: (_proc, sippPid) => {
+      uacPid = sippPid;
       sampler.track('sippUac', sippPid, { fromZero: true });
       sampler.start();
     },
@@ -144,7 +140,6 @@ async function runB2buaStep({ rate, stepSeconds, sut, rtpengine, variant, ports,
 
   const pdd = cap ? pddFromCapture(pcapFile, { uac: ports.uac, sut: sut.sipPort, uas: ports.uas }) : undefined;
   if (cap && !keepPcap) rmSync(pcapFile, { force: true });
-  const callerView = callerViewFromSippLog(findFile(uacDir, '_logs.log'));
 
   const st = uac.stats;
   const ust = uasResult.stats;
@@ -177,14 +172,14 @@ async function runB2buaStep({ rate, stepSeconds, sut, rtpengine, variant, ports,
     timeouts: (uac.counts?.timeouts ?? 0) + (uasResult.counts?.timeouts ?? 0),
     unexpected: (uac.counts?.unexpected ?? 0) + (uasResult.counts?.unexpected ?? 0),
     udpRcvbufDrops: udpBefore && udpAfter ? udpAfter.rcvbufErrors - udpBefore.rcvbufErrors : undefined,
-    socketDrops: usage.udpDrops,
+    // datagrams dropped on full receive buffers, per process (all its UDP sockets)
+    socketDrops: usage.udpDropsOf,
     pdd: pdd?.pdd,
     pddInviteLeg: pdd?.inviteLeg,
     pddAnswerLeg: pdd?.answerLeg,
     calleeAnswer: pdd?.callee,
     pddPairs: pdd ? { calls: pdd.calls, complete: pdd.complete, unparsed: pdd.unparsed, datagrams: pdd.datagrams } : undefined,
     capture: captureStats,
-    callerView,
     avgResponseMs: st?.responseTime1,
     cpuPercent: cpu,
     peakRssMiB: rss,
@@ -221,7 +216,7 @@ function describeStep(s) {
   const pdd = s.pdd?.n ? `PDD added p50 ${s.pdd.p50} / p99 ${s.pdd.p99} ms (${s.pdd.n} calls)` : 'PDD n/a';
   return (
     `achieved ${s.achievedRate}/s, ok ${s.successful}, failed ${s.failed} (uac ${s.failedUac}/uas ${s.failedUas}), retrans ${s.retransmissions} (uac ${s.retransUac}/uas ${s.retransUas}), ` +
-    `${pdd}, rtpengine sessions left ${s.rtpengineSessionsAfter}, CPU ${cpu}, CPU pressure ${s.cpuPressurePercent}%, udp drops ${s.udpRcvbufDrops}`
+    `${pdd}, rtpengine sessions left ${s.rtpengineSessionsAfter}, CPU ${cpu}, CPU pressure ${s.cpuPressurePercent}%, udp drops ${dropsText(s)}`
   );
 }
 

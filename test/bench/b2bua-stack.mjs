@@ -33,6 +33,16 @@ export function udpBound(port) {
     });
 }
 
+/** True while pid exists and is not a zombie. */
+function alive(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 export function rtpengineArgs({ ngPort, cliPort }) {
   return [
     '--config-file=none',
@@ -113,7 +123,10 @@ export function gatewayConfig({ sipPort, uacPort, uasPort, ng }) {
  * Logs at warn (the app) and warn (the engine, --loglevel): info logs several lines per call.
  */
 export async function startGateway({ logDir, profileDir, sipPort, uacPort, uasPort, ng, logLevel = 'warn' }) {
-  if (!existsSync(ENGINE_CLI)) throw new Error(`${ENGINE_CLI} is missing: build first (npm run build, or npm run bench which builds)`);
+  // BENCH_GATEWAY_CLI: another build of the gateway's cli/index.js, for A/B experiments (a copy of
+  // gateway/dist inside the repository, so that node_modules resolves)
+  const cli = process.env.BENCH_GATEWAY_CLI ?? ENGINE_CLI;
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: build first (npm run build, or npm run bench which builds)`);
   const configFile = join(logDir, 'gateway.json');
   writeFileSync(configFile, `${JSON.stringify(gatewayConfig({ sipPort, uacPort, uasPort, ng }), null, 2)}\n`);
   const adminPort = await freePort();
@@ -123,7 +136,7 @@ export async function startGateway({ logDir, profileDir, sipPort, uacPort, uasPo
     // inherited by the forked engine (child_process.fork passes execArgv): one file per pid
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`);
   }
-  const args = [...nodeArgs, ENGINE_CLI, 'start', '--loglevel', logLevel];
+  const args = [...nodeArgs, cli, 'start', '--loglevel', logLevel];
   const env = {
     ...process.env,
     GATEWAY_CONFIG: configFile,
@@ -168,9 +181,19 @@ export async function startGateway({ logDir, profileDir, sipPort, uacPort, uasPo
         return undefined;
       }
     },
-    // SIGTERM to the group: the app closes (ends calls, deletes their rtpengine sessions) and
-    // stops the engine; both flush --cpu-prof on the way out.
-    stop: () => proc.stop(8000),
+    // SIGTERM to the app only: it closes (ends calls, deletes their rtpengine sessions) and sends
+    // the engine its SIGTERM; both flush --cpu-prof on the way out. (A SIGTERM to the whole group
+    // would reach the engine twice, and its once-only handler lets the second one kill it before it
+    // writes its profile.) proc.stop() then cleans up whatever is left of the group.
+    async stop() {
+      try {
+        process.kill(proc.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      await waitFor(() => !proc.running && !alive(enginePid), { timeoutMs: 10_000, intervalMs: 100, what: 'the gateway to exit' }).catch(() => {});
+      await proc.stop(2000);
+    },
   };
 }
 

@@ -7,7 +7,7 @@
 //
 // i.e. the caller's INVITE->200 time minus the time the callee took to answer, both taken from
 // kernel capture timestamps (microseconds) on the same interface, so neither SIPp's scheduler
-// (about 1 ms ticks) nor its processing is counted. A and B legs are told apart by ports; calls are
+// (about 1 ms ticks) nor the callee's ring time is counted. A and B legs are told apart by ports; calls are
 // paired by the From display name "c<call number>" that the uac sets and that both the B2BUA and a
 // proxy pass on.
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -182,22 +182,4 @@ export function pddFromCapture(file, ports) {
     answerLeg: summarize(answerLeg),
     callee: summarize(callee),
   };
-}
-
-/**
- * The caller's view from SIPp's own log (-trace_logs, see scenarios/b2bua-uac-*.xml): INVITE
- * handed to SIPp's send -> 200 processed by SIPp, in ms. Includes SIPp's scheduling (about 1 ms
- * per hop here), so it is an upper bound; the capture above is the measurement.
- */
-export function callerViewFromSippLog(file) {
-  if (!file || !existsSync(file)) return { n: 0 };
-  const values = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const p = line.trim().split(/\s+/);
-    if (p[0] !== 'uac' || p.length < 6) continue;
-    const inv = Number(p[2]) + Number(p[3]) / 1e6;
-    const ok = Number(p[4]) + Number(p[5]) / 1e6;
-    if (Number.isFinite(inv) && Number.isFinite(ok)) values.push(ok - inv);
-  }
-  return summarize(values);
 }

@@ -1,7 +1,7 @@
 // CPU and memory of processes from /proc: utime+stime ticks (/proc/PID/stat), VmHWM/VmRSS
 // (/proc/PID/status). A Sampler polls a set of pids during a bench step so processes that exit
 // before the step ends (sipp) are still measured up to their last sample.
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 let clkTck = 100;
@@ -135,6 +135,18 @@ export class Sampler {
 
   tick() {
     const now = performance.now();
+    if (this.udpOwners?.size) {
+      const byInode = udpDropsByInode();
+      for (const o of this.udpOwners.values()) {
+        const pid = o.resolve();
+        if (!pid) continue;
+        let drops = 0;
+        for (const p of o.tree ? processTree(pid) : [pid]) for (const inode of socketInodes(p)) drops += byInode.get(inode) ?? 0;
+        // a socket that closes takes its count with it: keep the running maximum of the increase
+        o.first ??= drops;
+        o.last = Math.max(o.last ?? drops, drops);
+      }
+    }
     for (const u of this.udpPorts?.values() ?? []) {
       const drops = udpSocketDrops(u.port);
       if (drops === undefined) continue;
@@ -186,6 +198,15 @@ export class Sampler {
     entry.peakKiB = Math.max(entry.peakKiB, pss);
   }
 
+  /**
+   * Also follow the drops of every UDP socket a process (or its tree) owns, e.g. the gateway app's
+   * ng client socket, whose port is not known in advance.
+   */
+  trackUdpDropsOf(name, pid, { tree = false } = {}) {
+    (this.udpOwners ??= new Map()).set(name, { resolve: typeof pid === 'function' ? pid : () => pid, tree, first: undefined, last: undefined });
+    return this;
+  }
+
   /** Also follow the drop counter of the UDP socket on `port` (kept at its last value). */
   trackUdpDrops(name, port) {
     (this.udpPorts ??= new Map()).set(name, { port, first: undefined, last: undefined });
@@ -201,6 +222,8 @@ export class Sampler {
     const result = { wallSeconds, cpuPressurePercent: stalled === undefined ? undefined : (100 * stalled) / wallSeconds };
     result.udpDrops = {};
     for (const [name, u] of this.udpPorts ?? []) result.udpDrops[name] = u.last === undefined ? undefined : u.last - u.first;
+    result.udpDropsOf = {};
+    for (const [name, o] of this.udpOwners ?? []) result.udpDropsOf[name] = o.last === undefined ? undefined : o.last - o.first;
     for (const [name, e] of this.targets) {
       const cpu = e.first === undefined || e.last === undefined ? undefined : e.last - e.first;
       const span = (e.lastAt - e.firstAt) / 1000;
@@ -244,4 +267,40 @@ export function udpSocketDrops(port) {
   } catch {
     return undefined;
   }
+}
+
+/** inode -> drops of every UDP socket (IPv4 and IPv6) in this network namespace. */
+export function udpDropsByInode() {
+  const out = new Map();
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length > 12) out.set(cols[9], (out.get(cols[9]) ?? 0) + (Number(cols[cols.length - 1]) || 0));
+    }
+  }
+  return out;
+}
+
+/** Inodes of the sockets pid has open (/proc/PID/fd links "socket:[N]"). */
+export function socketInodes(pid) {
+  const out = [];
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) out.push(m[1]);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  } catch {
+    // gone
+  }
+  return out;
 }

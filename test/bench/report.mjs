@@ -44,6 +44,11 @@ function benchSection(title, unit, result) {
   ].join('\n');
 }
 
+/** "N (app 3, rtpengine 5)": the namespace total and the processes whose sockets dropped. */
+export const dropsText = (s) => {
+  const per = Object.entries(s.socketDrops ?? {}).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
+  return `${v(s.udpRcvbufDrops)}${per.length ? ` (${per.join(', ')})` : ''}`;
+};
 const dist = (d) => (d?.n ? `${d.p50}/${d.p99}` : '–');
 const cpuOf = (s, names) => names.map((n) => v(s.cpuPercent?.[n])).join(' / ');
 
@@ -55,14 +60,14 @@ function sutProcesses(variant) {
 function b2buaStepTable(variant) {
   const sut = sutProcesses(variant);
   const lines = [
-    `| offered call/s | achieved | calls | ok | failed (uac/uas) | retrans (uac/uas) | UDP drops | PDD added p50/p99 ms | INVITE leg / 200 leg p50 ms | uac INVITE→200 p50/p99 ms (SIPp) | ${sut.join(' / ')} CPU % | rtpengine CPU % | sipp uac / uas CPU % | tcpdump CPU % | CPU pressure % | rtpengine sessions after step | ng offer/answer/delete |`,
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| offered call/s | achieved | calls | ok | failed (uac/uas) | retrans (uac/uas) | UDP drops (per process) | PDD added p50/p99 ms | INVITE leg / 200 leg p50 ms | ${sut.join(' / ')} CPU % | rtpengine CPU % | sipp uac / uas CPU % | tcpdump CPU % | CPU pressure % | rtpengine sessions after step | ng offer/answer/delete |`,
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const s of variant.steps) {
     const c = s.rtpengineCommands ?? {};
     lines.push(
-      `| ${s.offeredRate} | ${v(s.achievedRate)} | ${s.calls} | ${s.successful} | ${s.failed} (${s.failedUac}/${s.failedUas}) | ${s.retransmissions} (${s.retransUac}/${s.retransUas}) | ${v(s.udpRcvbufDrops)} | ` +
-        `${dist(s.pdd)} | ${v(s.pddInviteLeg?.p50)} / ${v(s.pddAnswerLeg?.p50)} | ${dist(s.callerView)} | ${cpuOf(s, sut)} | ${v(s.cpuPercent?.rtpengine)} | ${cpuOf(s, ['sippUac', 'sippUas'])} | ${v(s.cpuPercent?.tcpdump)} | ` +
+      `| ${s.offeredRate} | ${v(s.achievedRate)} | ${s.calls} | ${s.successful} | ${s.failed} (${s.failedUac}/${s.failedUas}) | ${s.retransmissions} (${s.retransUac}/${s.retransUas}) | ${dropsText(s)} | ` +
+        `${dist(s.pdd)} | ${v(s.pddInviteLeg?.p50)} / ${v(s.pddAnswerLeg?.p50)} | ${cpuOf(s, sut)} | ${v(s.cpuPercent?.rtpengine)} | ${cpuOf(s, ['sippUac', 'sippUas'])} | ${v(s.cpuPercent?.tcpdump)} | ` +
         `${v(s.cpuPressurePercent)} | ${v(s.rtpengineSessionsAfter)} | ${v(c.offercount)}/${v(c.answercount)}/${v(c.deletecount)} |`,
     );
   }
@@ -104,7 +109,7 @@ function b2buaSection(b) {
     '',
     'SIPp uac -> system under test -> SIPp uas, UDP on 127.0.0.1, all systems against the same rtpengine daemon. ' +
       'PDD added = per call, (200 to the uac leaves − INVITE from the uac arrives) − (200 from the uas arrives − INVITE to the uas leaves), ' +
-      'from kernel timestamps of a tcpdump capture on lo (test/bench/capture.mjs); "uac INVITE→200 (SIPp)" is SIPp\'s own view and includes its ~1 ms scheduler ticks. ' +
+      'from kernel timestamps of a tcpdump capture on lo (test/bench/capture.mjs); INVITE leg = INVITE in -> INVITE out (includes the rtpengine offer), 200 leg = 200 in -> 200 out (includes the answer). ' +
       `Each step ${b.stepSeconds} s of calls, hold ${b.holdMs} ms, -recv_timeout ${b.recvTimeoutMs} ms.`,
     '',
     ...(b.notes ?? []).map((n) => `> ${n}\n`),
