@@ -25,13 +25,14 @@ const UAS = scenario('b2bua-uas.xml');
 const UAC = { plain: scenario('b2bua-uac-plain.xml'), webrtc: scenario('b2bua-uac-webrtc.xml') };
 const UAS_TIMEWAIT_MS = 1000; // <timewait> at the end of b2bua-uas.xml
 
-// Run in this order; each gets an equal share of the time still left, so the Kamailio variants
-// (which go further) get what the gateway variants leave.
+// Run in this order. Each required variant gets an equal share of the time still left (so
+// Kamailio, which goes further, gets what the gateway variants leave); the optional one runs last
+// on whatever remains, and is skipped with a note when that is not enough for two steps.
 export const B2BUA_VARIANTS = [
   { id: 'gateway-plain', system: 'gateway', aLeg: 'plain', title: 'gateway, plain RTP A leg' },
   { id: 'gateway-webrtc', system: 'gateway', aLeg: 'webrtc', title: 'gateway, WebRTC-style A leg' },
   { id: 'kamailio-plain', system: 'kamailio', aLeg: 'plain', title: 'Kamailio + rtpengine module, plain RTP A leg' },
-  { id: 'kamailio-webrtc', system: 'kamailio', aLeg: 'webrtc', title: 'Kamailio + rtpengine module, WebRTC-style A leg' },
+  { id: 'kamailio-webrtc', system: 'kamailio', aLeg: 'webrtc', title: 'Kamailio + rtpengine module, WebRTC-style A leg', optional: true },
 ];
 
 const round = (x, digits = 1) => (x === undefined || x === null || Number.isNaN(x) ? undefined : Number(x.toFixed(digits)));
@@ -220,7 +221,7 @@ function describeStep(s) {
   );
 }
 
-async function runVariant({ variant, rtpengine, rates, stepSeconds, holdMs, recvTimeoutMs, drainMs, dir, profileDir, deadline, log, capture, keepPcap }) {
+async function runVariant({ gatewayCli, variant, rtpengine, rates, stepSeconds, holdMs, recvTimeoutMs, drainMs, dir, profileDir, deadline, log, capture, keepPcap }) {
   mkdirSync(dir, { recursive: true });
   const ports = { sut: await freePort(), uac: await freePort(), uas: await freePort() };
   let sut;
@@ -228,7 +229,7 @@ async function runVariant({ variant, rtpengine, rates, stepSeconds, holdMs, recv
   try {
     sut =
       variant.system === 'gateway'
-        ? await startGateway({ logDir: dir, profileDir, sipPort: ports.sut, uacPort: ports.uac, uasPort: ports.uas, ng: rtpengine.ng })
+        ? await startGateway({ cli: gatewayCli, logDir: dir, profileDir, sipPort: ports.sut, uacPort: ports.uac, uasPort: ports.uas, ng: rtpengine.ng })
         : await startKamailio({ logDir: dir, sipPort: ports.sut, uasPort: ports.uas, ng: rtpengine.ng });
     log(`${label}: ${sut.processes.map((p) => `${p.name} pid ${p.pid}`).join(', ')} on udp 127.0.0.1:${ports.sut}; uac port ${ports.uac}, uas port ${ports.uas}`);
     const series = await runSeries({
@@ -280,7 +281,7 @@ function nameProfiles(profileDir, processes) {
  * `variants` = ids to run (default all four); Kamailio variants are skipped, with a note, when
  * kamailio is not installed.
  */
-export async function benchB2bua({ rates, stepSeconds, holdMs, recvTimeoutMs, drainMs, runDir, profileDir, deadline, log, variants, keepPcap = false }) {
+export async function benchB2bua({ gatewayCli, rates, stepSeconds, holdMs, recvTimeoutMs, drainMs, runDir, profileDir, deadline, log, variants, keepPcap = false }) {
   const dir = join(runDir, 'b2bua');
   mkdirSync(dir, { recursive: true });
   const wanted = B2BUA_VARIANTS.filter((v) => !variants || variants.includes(v.id));
@@ -304,10 +305,17 @@ export async function benchB2bua({ rates, stepSeconds, holdMs, recvTimeoutMs, dr
     log(`b2bua: rtpengine pid ${rtpengine.pid}, ng 127.0.0.1:${rtpengine.ng.port}`);
     const runnable = wanted.filter((v) => v.system !== 'kamailio' || hasKamailio);
     for (const [i, variant] of runnable.entries()) {
-      // each remaining variant gets an equal share of the time that is left
-      const share = (deadline - Date.now()) / (runnable.length - i);
-      const variantDeadline = Date.now() + share;
+      const requiredLeft = runnable.slice(i).filter((v) => !v.optional).length;
+      const variantDeadline = variant.optional ? deadline : Date.now() + (deadline - Date.now()) / Math.max(1, requiredLeft);
+      if (variant.optional && variantDeadline - Date.now() < 2 * (stepSeconds + 2 + drainMs / 1000) * 1000 + 3000) {
+        const note = `${variant.id} skipped: the time budget left less than two steps (run it with --only b2bua --variants ${variant.id}).`;
+        notes.push(note);
+        log(`b2bua: ${note}`);
+        results.push({ ...variant, skipped: 'time budget', steps: [] });
+        continue;
+      }
       const result = await runVariant({
+        gatewayCli,
         variant,
         rtpengine,
         rates,
@@ -352,7 +360,7 @@ function ratios(results) {
   for (const aLeg of ['plain', 'webrtc']) {
     const gw = results.find((r) => r.system === 'gateway' && r.aLeg === aLeg);
     const ka = results.find((r) => r.system === 'kamailio' && r.aLeg === aLeg);
-    if (!gw || !ka) continue;
+    if (!gw || !ka || gw.skipped || ka.skipped || gw.error || ka.error) continue;
     const g = gw.best?.offeredRate ?? 0;
     const k = ka.best?.offeredRate ?? 0;
     const capped = (r) => !r.error && r.steps.length > 0 && r.stoppedBecause === 'all steps passed';

@@ -122,10 +122,10 @@ export function gatewayConfig({ sipPort, uacPort, uasPort, ng }) {
  * Starts `gateway start` (app in this process, engine forked by it) and waits for its ready line.
  * Logs at warn (the app) and warn (the engine, --loglevel): info logs several lines per call.
  */
-export async function startGateway({ logDir, profileDir, sipPort, uacPort, uasPort, ng, logLevel = 'warn' }) {
-  // BENCH_GATEWAY_CLI: another build of the gateway's cli/index.js, for A/B experiments (a copy of
-  // gateway/dist inside the repository, so that node_modules resolves)
-  const cli = process.env.BENCH_GATEWAY_CLI ?? ENGINE_CLI;
+export async function startGateway({ cli: cliOverride, logDir, profileDir, sipPort, uacPort, uasPort, ng, logLevel = 'warn' }) {
+  // `cli` (--gateway-rev) or BENCH_GATEWAY_CLI: another build of the gateway's cli/index.js, e.g.
+  // for A/B experiments (a copy of gateway/dist inside the repository, so that node_modules resolves)
+  const cli = cliOverride ?? process.env.BENCH_GATEWAY_CLI ?? ENGINE_CLI;
   if (!existsSync(cli)) throw new Error(`${cli} is missing: build first (npm run build, or npm run bench which builds)`);
   const configFile = join(logDir, 'gateway.json');
   writeFileSync(configFile, `${JSON.stringify(gatewayConfig({ sipPort, uacPort, uasPort, ng }), null, 2)}\n`);
@@ -164,7 +164,7 @@ export async function startGateway({ logDir, profileDir, sipPort, uacPort, uasPo
       { name: 'app', pid: proc.pid, probeFile: join(logDir, `gateway-${proc.pid}.probe.jsonl`) },
     ],
     configFile,
-    commandLine: `GATEWAY_CONFIG=${configFile} node ${args.slice(nodeArgs.length).join(' ').replace(REPO_ROOT, '')}`,
+    commandLine: `GATEWAY_CONFIG=${configFile.replace(REPO_ROOT, '')} node ${args.slice(nodeArgs.length).join(' ').replaceAll(REPO_ROOT, '')}`,
     /** Calls the app still holds and rtpengine calls it still counts, or undefined. */
     async active() {
       try {

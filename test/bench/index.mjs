@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { benchInvite } from './engine-bench.mjs';
 import { benchRegister } from './register-bench.mjs';
 import { B2BUA_VARIANTS, benchB2bua } from './b2bua-bench.mjs';
+import { buildGatewayAt } from './gateway-build.mjs';
 import { installCleanupHandlers, stopAll, stopWatchdog } from './processes.mjs';
 import { profileMarkdown, summarizeProfile } from './profile.mjs';
 import { renderMarkdown, writeJson } from './report.mjs';
@@ -37,6 +38,8 @@ const USAGE = `usage: node test/bench/index.mjs [options]   (or: npm run bench -
   --only NAME         invite | register | b2bua
   --variants a,b      b2bua only: ${B2BUA_VARIANTS.map((v) => v.id).join(', ')} (default all)
   --keep-pcap         b2bua only: keep each step's SIP capture (.tmp/bench/<run>/b2bua/.../sip.pcap)
+  --gateway-rev REV   b2bua only: bench the gateway as committed at REV (built under .tmp/bench-gateway),
+                      not the working tree
   --step-seconds S    length of each step in seconds of offered load (default 10, quick 3)
   --hold-ms MS        INVITE call hold time before the UAC's BYE (default 0)
   --recv-timeout MS   SIPp -recv_timeout: a missing response fails the call (default 5000)
@@ -57,6 +60,7 @@ function parseOptions(argv) {
         only: { type: 'string' },
         variants: { type: 'string' },
         'keep-pcap': { type: 'boolean' },
+        'gateway-rev': { type: 'string' },
         'step-seconds': { type: 'string' },
         'hold-ms': { type: 'string' },
         'recv-timeout': { type: 'string' },
@@ -109,6 +113,7 @@ function parseOptions(argv) {
     b2buaRates: cap(explicit ?? (quick ? QUICK_B2BUA_RATES : FULL_B2BUA_RATES)),
     variants,
     keepPcap: Boolean(values['keep-pcap']),
+    gatewayRev: values['gateway-rev'],
     budgetSeconds: quick ? QUICK_BUDGET_S : BUDGET_S,
     out: values.out ?? join(REPO_ROOT, 'test/bench/results/latest.json'),
   };
@@ -173,8 +178,18 @@ async function main() {
     });
   }
   if (runs('b2bua')) {
+    let gatewayCli;
+    if (opts.gatewayRev) {
+      const built = buildGatewayAt(opts.gatewayRev, log);
+      gatewayCli = built.cli;
+      report.gatewayBuild = `gateway built from commit ${built.commit.slice(0, 10)} (--gateway-rev ${opts.gatewayRev})`;
+    } else if (process.env.BENCH_GATEWAY_CLI) {
+      report.gatewayBuild = `gateway from BENCH_GATEWAY_CLI=${process.env.BENCH_GATEWAY_CLI}`;
+    }
     report.b2bua = await benchB2bua({
+      gatewayCli,
       ...common,
+      drainMs: Math.min(opts.drainMs, 1000), // the B2BUA step waits for 0 calls and 0 rtpengine sessions first
       rates: opts.b2buaRates,
       holdMs: opts.holdMs,
       deadline: deadline('b2bua'),
