@@ -69,7 +69,7 @@ describe.skipIf(rtpengineMissing)('attended transfer', () => {
     const refer = await desk2.transact('REFER', { extra: referToConsultation() });
     expect(statusOf(refer)).toBe(202);
     const trying = await desk2.next((m) => isRequest('NOTIFY')(m) && bodyOf(m).startsWith('SIP/2.0 100'));
-    expect(header(trying, 'Event')).toBe('refer');
+    expect(header(trying, 'Event')).toBe(`refer;id=${parseInt(header(refer, 'CSeq')!, 10)}`); // RFC 3515 §2.4.6
     // desk3 is re-INVITEd into call 1's media session, then desk1 toward desk3.
     const moved = await desk3.next((m) => isRequest('INVITE')(m) && /;tag=/.test(header(m, 'To') ?? ''));
     expect(bodyOf(moved)).toMatch(/^a=sendrecv/m);

@@ -40,7 +40,7 @@ describe.skipIf(rtpengineMissing)('blind transfer', () => {
     const refer = await desk2.transact('REFER', { extra: `Refer-To: <sip:desk3@127.0.0.1>\r\nReferred-By: <sip:desk2@127.0.0.1>\r\n` });
     expect(statusOf(refer)).toBe(202);
     const trying = await desk2.next((m) => isRequest('NOTIFY')(m) && bodyOf(m).startsWith('SIP/2.0 100'));
-    expect(header(trying, 'Event')).toBe('refer');
+    expect(header(trying, 'Event')).toBe(`refer;id=${parseInt(header(refer, 'CSeq')!, 10)}`); // RFC 3515 §2.4.6
     expect(header(trying, 'Content-Type')).toMatch(/^message\/sipfrag/);
     const invite = await desk3.awaitInvite();
     expect(header(invite, 'Referred-By')).toContain('desk2');

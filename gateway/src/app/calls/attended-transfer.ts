@@ -15,10 +15,10 @@
 import type Srf from 'drachtio-srf';
 import { createLogger } from '../../logging/logger';
 import { otherLeg, type LegId } from '../media/media-session';
-import { BridgedCall, modify } from './bridged-call';
+import { BridgedCall, hangUp, modify } from './bridged-call';
 import { dialogsByLeg, type TransferDeps } from './blind-transfer';
 import { SwapFailed, swapParty } from './party-swap';
-import { notifyProgress, type ReplacesTarget } from './refer-request';
+import { ReferProgress, type ReplacesTarget } from './refer-request';
 
 const log = createLogger('transfer');
 
@@ -44,18 +44,19 @@ export function findReplaced(calls: readonly BridgedCall[], replaces: ReplacesTa
   return undefined;
 }
 
-export async function attendedTransfer(d: TransferDeps, call: BridgedCall, transferorLeg: LegId, replaces: ReplacesTarget, res: Res): Promise<void> {
+export async function attendedTransfer(d: TransferDeps, call: BridgedCall, transferorLeg: LegId, replaces: ReplacesTarget, req: Req, res: Res): Promise<void> {
   const consult = findReplaced(d.calls.all(), replaces);
   if (consult?.call === call) return void res.send(400, 'Bad Request - Replaces names the call the REFER came on', {});
   const first: Side = { call, transferorLeg };
   const transferor = call.dialogOf(transferorLeg);
+  const progress = new ReferProgress(transferor, req.get('CSeq'));
   if (!consult || replaces.earlyOnly) {
     // What the transferee's INVITE with Replaces would have got (RFC 3891 §3): no such dialog, or
     // early-only for a dialog that is already confirmed.
     res.send(202);
     const status = consult ? '486 Busy Here' : '481 Call/Transaction Does Not Exist';
     log.info({ call: call.id, replaces: replaces.callId, status }, 'attended transfer refused');
-    await notifyProgress(transferor, status, true);
+    await progress.notify(status, true);
     return;
   }
   if (!call.beginTransfer(transferorLeg)) return void res.send(491, 'Request Pending', {});
@@ -64,7 +65,7 @@ export async function attendedTransfer(d: TransferDeps, call: BridgedCall, trans
     return void res.send(491, 'Request Pending', {});
   }
   res.send(202);
-  await notifyProgress(transferor, '100 Trying', false);
+  void progress.notify('100 Trying', false);
 
   // X (the transferee, call 1) and Y (the one consulted, call 2): who keeps its rtpengine call.
   const kindOf = (s: Side) => s.call.media.legKind(otherLeg(s.transferorLeg));
@@ -79,7 +80,8 @@ export async function attendedTransfer(d: TransferDeps, call: BridgedCall, trans
       media: stay.call.media,
       stayLeg,
       stay: staying,
-      leaving: stay.call.dialogOf(stay.transferorLeg),
+      staySdp: stay.call.lastSdp(stayLeg),
+      leavingSdp: stay.call.lastSdp(stay.transferorLeg),
       newcomerKind: kindOf(move) ?? 'legacy',
       reach: async (offer) => {
         await modify(mover, offer);
@@ -90,27 +92,26 @@ export async function attendedTransfer(d: TransferDeps, call: BridgedCall, trans
     const failure = err instanceof SwapFailed ? err : new SwapFailed(err, undefined);
     log.info({ call: call.id, consult: consult.call.id, status: failure.status, err: failure.message }, 'attended transfer failed; both calls stay');
     if (failure.reached) await moveBack(move);
-    if (call.transferorConnected) await notifyProgress(transferor, `${failure.status} ${failure.reason}`, true);
+    if (call.transferorConnected) await progress.notify(`${failure.status} ${failure.reason}`, true);
     call.transferFailed();
     consult.call.transferFailed();
     return;
   }
 
+  // The joined call takes over the two dialogs at once; then A is told and leaves both calls:
+  // BYE on call 1 (RFC 5589 §7) and on call 2 as the replaced dialog (RFC 3891 §3).
   const transferorOnFirst = call.transferorConnected;
   call.detach();
   consult.call.detach();
-  if (transferorOnFirst) await notifyProgress(transferor, '200 OK', true);
-  // A leaves both calls: BYE on call 1 (RFC 5589 §7), and on call 2 as the replaced dialog (RFC 3891 §3).
-  for (const side of [first, consult]) {
-    const d0 = side.call.dialogOf(side.transferorLeg) as Srf.Dialog & { connected?: boolean };
-    if (d0.connected !== false) d0.destroy();
-  }
-  await move.call.media.delete();
   d.calls.remove(call);
   d.calls.remove(consult.call);
   const joined = new BridgedCall(`${stay.call.id}~${move.call.id}`, ...dialogsByLeg(stayLeg, staying, mover), stay.call.media, d.events);
   d.calls.add(joined);
   joined.start();
+  hangUp(consult.call.dialogOf(consult.transferorLeg));
+  await move.call.media.delete();
+  if (transferorOnFirst) await progress.notify('200 OK', true);
+  hangUp(transferor);
   log.info({ call: call.id, consult: consult.call.id, kept: stay.call.id }, 'attended transfer completed');
 }
 
@@ -119,7 +120,7 @@ async function moveBack(move: Side): Promise<void> {
   const moveLeg = otherLeg(move.transferorLeg);
   const media = move.call.media;
   try {
-    const offer = await media.offer(move.transferorLeg, move.call.dialogOf(move.transferorLeg).remote.sdp);
+    const offer = await media.offer(move.transferorLeg, move.call.lastSdp(move.transferorLeg));
     const answer = await modify(move.call.dialogOf(moveLeg), offer);
     await media.answer(moveLeg, answer);
   } catch (err) {

@@ -4,27 +4,31 @@
  * the target with the transferee's media (same rtpengine call, the target in the transferor's
  * place: party-swap.ts), re-INVITEs the transferee toward it, reports progress to the transferor
  * with NOTIFY (message/sipfrag), and hangs the transferor up. The target must be routable like
- * any call (no open relay).
+ * any call (no open relay). A target that does not answer within the ring timeout is CANCELled.
  */
 import type Srf from 'drachtio-srf';
 import { createLogger } from '../../logging/logger';
 import { otherLeg, type LegId } from '../media/media-session';
 import type { Router } from '../routing/router';
-import { BridgedCall, type CallEvents } from './bridged-call';
+import { BridgedCall, hangUp, type CallEvents } from './bridged-call';
 import type { CallRegistry } from './call-registry';
 import { SwapFailed, swapParty } from './party-swap';
-import { notifyProgress } from './refer-request';
+import { ReferProgress } from './refer-request';
 
 const log = createLogger('transfer');
 
 type Req = Srf.SrfRequest;
 type Res = Srf.SrfResponse;
 
+/** How long a blind-transfer target may ring before it is CANCELled (the transfer then fails with 408). */
+export const TRANSFER_RING_TIMEOUT_MS = 60_000;
+
 export interface TransferDeps {
   srf: Srf;
   router: Router;
   calls: CallRegistry;
   events: CallEvents;
+  ringTimeoutMs?: number;
 }
 
 /** Dialogs in leg order (caller, callee) for a call whose `leg` is held by `dialog`. */
@@ -33,25 +37,35 @@ export function dialogsByLeg(leg: LegId, dialog: Srf.Dialog, other: Srf.Dialog):
 }
 
 /**
- * INVITE to the transfer target; CANCELled (RFC 3261 §9.1) if the call ends meanwhile (the
- * transferee hung up while the target was ringing).
+ * Who the far end of `dialog` is, as a From value for the target (the transferee is who calls
+ * it): the caller's From, or the callee's To, without its tag.
  */
-async function callTarget(srf: Srf, uri: string, offer: string, referredBy: string, ended: AbortSignal): Promise<Srf.Dialog> {
+function identityOf(dialog: Srf.Dialog): string | undefined {
+  const d = dialog as unknown as { type?: string; req?: { get(h: string): string | undefined }; res?: { get(h: string): string | undefined } };
+  const value = d.type === 'uas' ? d.req?.get('From') : d.res?.get('To');
+  return value?.replace(/;\s*tag=[^;>\s]*/i, '').trim() || undefined;
+}
+
+/**
+ * INVITE to the transfer target; CANCELled (RFC 3261 §9.1) if the call ends meanwhile (the
+ * transferee hung up while the target was ringing) or the target rings too long.
+ */
+async function callTarget(srf: Srf, uri: string, offer: string, headers: Record<string, string>, cancelOn: AbortSignal): Promise<Srf.Dialog> {
   let request: Req | undefined;
   const cancel = () => request?.cancel(() => undefined);
-  ended.addEventListener('abort', cancel, { once: true });
+  cancelOn.addEventListener('abort', cancel, { once: true });
   try {
-    return await srf.createUAC(uri, { localSdp: offer, headers: { 'Referred-By': referredBy } }, {
+    return await srf.createUAC(uri, { localSdp: offer, headers }, {
       // srf calls cbRequest(err, req) at run time (its typings say (req)): take the request either way.
       cbRequest: (...args: unknown[]) => {
         const r = (args[1] ?? args[0]) as Req | null | undefined;
         if (!r || typeof r.cancel !== 'function') return;
         request = r;
-        if (ended.aborted) cancel();
+        if (cancelOn.aborted) cancel();
       },
     });
   } finally {
-    ended.removeEventListener('abort', cancel);
+    cancelOn.removeEventListener('abort', cancel);
   }
 }
 
@@ -66,36 +80,44 @@ export async function blindTransfer(d: TransferDeps, call: BridgedCall, transfer
   const transferor = call.dialogOf(transferorLeg);
   const transfereeLeg = otherLeg(transferorLeg);
   const transferee = call.dialogOf(transfereeLeg);
-  await notifyProgress(transferor, '100 Trying', false);
+  const progress = new ReferProgress(transferor, req.get('CSeq'));
+  void progress.notify('100 Trying', false);
   const dest = route.targets[0];
-  const referredBy = req.get('Referred-By') ?? req.get('From');
+  const headers: Record<string, string> = { 'Referred-By': (req.get('Referred-By') ?? req.get('From')).replace(/;\s*tag=[^;>\s]*/i, '') };
+  const from = identityOf(transferee);
+  if (from) headers.From = from;
+  const ringTimeout = AbortSignal.timeout(d.ringTimeoutMs ?? TRANSFER_RING_TIMEOUT_MS);
   let uac: Srf.Dialog;
   try {
     uac = await swapParty({
       media: call.media,
       stayLeg: transfereeLeg,
       stay: transferee,
-      leaving: transferor,
+      staySdp: call.lastSdp(transfereeLeg),
+      leavingSdp: call.lastSdp(transferorLeg),
       newcomerKind: dest.kind,
-      reach: (offer) => callTarget(d.srf, dest.uri, offer, referredBy, call.endedSignal),
+      reach: (offer) => callTarget(d.srf, dest.uri, offer, headers, AbortSignal.any([call.endedSignal, ringTimeout])),
     });
   } catch (err) {
     const failure = err instanceof SwapFailed ? err : new SwapFailed(err, undefined);
-    log.info({ call: call.id, target: dest.uri, status: failure.status, err: failure.message }, 'transfer failed; the call stays as it was');
-    failure.reached?.destroy();
-    if (call.transferorConnected) await notifyProgress(transferor, `${failure.status} ${failure.reason}`, true);
+    const noAnswer = ringTimeout.aborted && !call.endedSignal.aborted;
+    log.info({ call: call.id, target: dest.uri, status: failure.status, noAnswer, err: failure.message }, 'transfer failed; the call stays as it was');
+    if (failure.reached) hangUp(failure.reached);
+    if (call.transferorConnected) await progress.notify(noAnswer ? '408 Request Timeout' : `${failure.status} ${failure.reason}`, true);
     call.transferFailed();
     return;
   }
+  // The new call takes over the dialogs at once (no window in which nobody handles them); the
+  // transferor hears about it and is hung up afterwards.
   const transferorStillThere = call.transferorConnected;
   call.detach();
-  if (transferorStillThere) {
-    await notifyProgress(transferor, '200 OK', true);
-    transferor.destroy();
-  }
   d.calls.remove(call);
   const next = new BridgedCall(`${call.id}~${dest.user}`, ...dialogsByLeg(transfereeLeg, transferee, uac), call.media, d.events);
   d.calls.add(next);
   next.start();
   log.info({ call: call.id, transferee: transfereeLeg, target: dest.uri }, 'blind transfer completed');
+  if (transferorStillThere) {
+    await progress.notify('200 OK', true);
+    hangUp(transferor);
+  }
 }

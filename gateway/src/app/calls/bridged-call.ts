@@ -9,7 +9,7 @@
 import type Srf from 'drachtio-srf';
 import { createLogger } from '../../logging/logger';
 import { otherLeg, type LegId, type MediaSession } from '../media/media-session';
-import { dtmfRelayBody, parseDtmfInfo } from './dtmf-info';
+import { parseDtmfInfo } from './dtmf-info';
 
 const log = createLogger('call');
 
@@ -29,6 +29,25 @@ export interface CallEvents {
 function statusOf(err: unknown): number {
   const s = (err as { status?: number }).status;
   return typeof s === 'number' && s >= 400 ? s : 500;
+}
+
+/** Whether srf still holds the dialog (a BYE from the far end clears `connected`). */
+export function isConnected(dialog: Dialog): boolean {
+  return (dialog as unknown as { connected?: boolean }).connected !== false;
+}
+
+/**
+ * BYE, once, never throwing: srf's destroy() without a callback returns a promise that rejects
+ * when the dialog is already gone (e.g. its BYE crossed ours), and an unhandled rejection would
+ * take the process down.
+ */
+export function hangUp(dialog: Dialog): void {
+  if (!isConnected(dialog)) return;
+  try {
+    (dialog.destroy() as unknown as Promise<void> | undefined)?.catch?.((err: Error) => log.debug({ err: err.message }, 'BYE not sent'));
+  } catch (err) {
+    log.debug({ err: (err as Error).message }, 'BYE not sent');
+  }
 }
 
 /**
@@ -65,6 +84,11 @@ export class BridgedCall {
   private readonly endedController = new AbortController();
   /** Aborted when the call ends (e.g. to CANCEL a transfer target still ringing). */
   readonly endedSignal: AbortSignal = this.endedController.signal;
+  /**
+   * Each leg's SDP from the last offer/answer that completed. srf's dialog.remote.sdp is not it:
+   * srf stores a re-INVITE's offer before it is accepted, and never an UPDATE's.
+   */
+  private readonly negotiated: Record<LegId, string>;
 
   constructor(
     readonly id: string,
@@ -72,7 +96,14 @@ export class BridgedCall {
     readonly uac: Dialog,
     readonly media: MediaSession,
     private readonly events: CallEvents,
-  ) {}
+  ) {
+    this.negotiated = { caller: uas.remote.sdp, callee: uac.remote.sdp };
+  }
+
+  /** The SDP `leg` last agreed to (its offer or answer in the last completed exchange). */
+  lastSdp(leg: LegId): string {
+    return this.negotiated[leg];
+  }
 
   start(): void {
     this.wire('caller', this.uas);
@@ -80,7 +111,7 @@ export class BridgedCall {
     // With srf's promise API a BYE that arrives in the same read as the ACK (or the 200) is
     // handled before these listeners exist: its 'destroy' is gone, but `connected` tells.
     for (const leg of ['caller', 'callee'] as const) {
-      if ((this.dialogOf(leg) as unknown as { connected?: boolean }).connected === false) {
+      if (!isConnected(this.dialogOf(leg))) {
         void this.end(`${leg} hung up while the call was being set up`, leg);
         return;
       }
@@ -132,7 +163,8 @@ export class BridgedCall {
 
   /** Whether the transferor's dialog is still up (it may hang up during the transfer). */
   get transferorConnected(): boolean {
-    return this.transfer !== undefined && !this.transfer.transferorGone;
+    const t = this.transfer;
+    return t !== undefined && !t.transferorGone && !this.ended && isConnected(this.dialogOf(t.transferor));
   }
 
   /**
@@ -181,6 +213,8 @@ export class BridgedCall {
       }
       const back = await this.media.answer(otherLeg(leg), theirAnswer);
       res.send(200, { body: back, headers: { 'Content-Type': 'application/sdp' } });
+      this.negotiated[leg] = req.body;
+      this.negotiated[otherLeg(leg)] = theirAnswer;
       // srf does not record SDP sent in a response: keep it for offer-less re-INVITEs (above).
       dialog.local.sdp = back;
       log.info({ call: this.id, from: leg, method }, 'media renegotiated');
@@ -219,30 +253,13 @@ export class BridgedCall {
     }
   }
 
-  /** RFC 4733 from `fromLeg` (reported by rtpengine) sent as INFO to the other side. */
-  async sendDtmfInfo(fromLeg: LegId, digit: string, durationMs: number): Promise<void> {
-    if (this.ended) return;
-    await this.dialogOf(otherLeg(fromLeg)).request({
-      method: 'INFO',
-      headers: { 'Content-Type': 'application/dtmf-relay' },
-      body: dtmfRelayBody(digit, durationMs),
-    } as unknown as Req);
-  }
-
   /** Tear down once: BYE the side that did not hang up, delete the rtpengine session. */
   async end(reason: string, hungUp?: LegId): Promise<void> {
     if (this.ended) return;
     this.ended = true;
     this.endedController.abort();
     for (const leg of ['caller', 'callee'] as const) {
-      const d = this.dialogOf(leg);
-      if (leg !== hungUp && (d as unknown as { connected?: boolean }).connected !== false) {
-        try {
-          d.destroy();
-        } catch (err) {
-          log.debug({ call: this.id, err: (err as Error).message }, 'BYE not sent');
-        }
-      }
+      if (leg !== hungUp) hangUp(this.dialogOf(leg));
     }
     await this.media.delete();
     log.info({ call: this.id, reason, seconds: Math.round((Date.now() - this.startedAt) / 1000) }, 'call ended');

@@ -39,7 +39,11 @@ function tagOf(header: string | undefined): string | undefined {
 function callEvents(d: InviteDeps): CallEvents {
   const events: CallEvents = {
     ended: (c) => d.calls.remove(c),
-    refer: (call, leg, req, res) => void handleRefer({ srf: d.srf, router: d.router, calls: d.calls, events }, call, leg, req, res),
+    refer: (call, leg, req, res) =>
+      void handleRefer({ srf: d.srf, router: d.router, calls: d.calls, events }, call, leg, req, res).catch((err: unknown) => {
+        log.error({ call: call.id, err: (err as Error).stack }, 'REFER handling failed');
+        if (!res.finalResponseSent) res.send(500);
+      }),
   };
   return events;
 }

@@ -23,8 +23,10 @@ export interface SwapPlan {
   /** The leg whose party stays; the newcomer takes the other leg. */
   stayLeg: LegId;
   stay: Dialog;
-  /** The dialog that currently holds the other leg (the transferor): its SDP is used to revert. */
-  leaving: Dialog;
+  /** The staying party's SDP from the last completed exchange (BridgedCall.lastSdp). */
+  staySdp: string;
+  /** The leaving party's (the transferor's) likewise: used to revert. */
+  leavingSdp: string;
   newcomerKind: LegKind;
   /** Delivers the offer to the newcomer; resolves with its dialog once it answered. */
   reach(offer: string): Promise<Dialog>;
@@ -57,7 +59,7 @@ export async function swapParty(plan: SwapPlan): Promise<Dialog> {
   const swap = media.replaceParty(newLeg, plan.newcomerKind);
   let reached: Dialog | undefined;
   try {
-    const offer = await media.offer(stayLeg, resumedAudio(stay.remote.sdp));
+    const offer = await media.offer(stayLeg, resumedAudio(plan.staySdp));
     reached = await plan.reach(offer);
     await media.answer(newLeg, reached.remote.sdp);
     const reoffer = await media.offer(newLeg, reached.remote.sdp);
@@ -66,7 +68,7 @@ export async function swapParty(plan: SwapPlan): Promise<Dialog> {
     return reached;
   } catch (err) {
     await swap
-      .revert({ [stayLeg]: stay.remote.sdp, [newLeg]: plan.leaving.remote.sdp } as Record<LegId, string>)
+      .revert({ [stayLeg]: plan.staySdp, [newLeg]: plan.leavingSdp } as Record<LegId, string>)
       .catch(() => undefined); // the call is then as good as the old party's next re-INVITE
     throw new SwapFailed(err, reached);
   }

@@ -12,6 +12,6 @@ import { parseReferTo } from './refer-request';
 export async function handleRefer(d: TransferDeps, call: BridgedCall, leg: LegId, req: Srf.SrfRequest, res: Srf.SrfResponse): Promise<void> {
   const target = parseReferTo(req.get('Refer-To'));
   if (!target) return void res.send(400, 'Bad Request - Refer-To missing or malformed', {});
-  if (target.replaces) return attendedTransfer(d, call, leg, target.replaces, res);
+  if (target.replaces) return attendedTransfer(d, call, leg, target.replaces, req, res);
   return blindTransfer(d, call, leg, target.uri, req, res);
 }

@@ -7,6 +7,7 @@
  */
 import type Srf from 'drachtio-srf';
 import { createLogger } from '../../logging/logger';
+import { isConnected } from './bridged-call';
 
 const log = createLogger('transfer');
 
@@ -66,19 +67,44 @@ export function parseReferTo(value: string | undefined): ReferTarget | undefined
   return { uri };
 }
 
-/** NOTIFY carrying the transfer's progress as message/sipfrag (RFC 3515 §2.4.5). Never throws. */
-export async function notifyProgress(dialog: Srf.Dialog, status: string, terminated: boolean): Promise<void> {
-  try {
-    await dialog.request({
-      method: 'NOTIFY',
-      headers: {
-        Event: 'refer',
-        'Subscription-State': terminated ? 'terminated;reason=noresource' : 'active;expires=60',
-        'Content-Type': 'message/sipfrag;version=2.0',
-      },
-      body: `SIP/2.0 ${status}\r\n`,
-    } as unknown as Srf.SrfRequest);
-  } catch (err) {
-    log.debug({ err: (err as Error).message }, 'NOTIFY for REFER not delivered');
+/**
+ * The implicit subscription a REFER creates (RFC 3515 §2.4.4): NOTIFYs with the transfer's
+ * progress as message/sipfrag, sent in order, `Event: refer;id=<the REFER's CSeq>` (§2.4.6: a
+ * second REFER in the dialog gets its own subscription). Nothing is sent once the transferor's
+ * dialog is gone; a NOTIFY that fails is logged, never thrown.
+ */
+export class ReferProgress {
+  private queue: Promise<void> = Promise.resolve();
+  private readonly event: string;
+
+  constructor(
+    private readonly dialog: Srf.Dialog,
+    referCseq: string | undefined,
+  ) {
+    const id = /^\s*(\d+)/.exec(referCseq ?? '')?.[1];
+    this.event = id ? `refer;id=${id}` : 'refer';
+  }
+
+  /** Queues one NOTIFY; resolves once it was answered (or failed). */
+  notify(status: string, terminated: boolean): Promise<void> {
+    this.queue = this.queue.then(() => this.send(status, terminated));
+    return this.queue;
+  }
+
+  private async send(status: string, terminated: boolean): Promise<void> {
+    if (!isConnected(this.dialog)) return;
+    try {
+      await this.dialog.request({
+        method: 'NOTIFY',
+        headers: {
+          Event: this.event,
+          'Subscription-State': terminated ? 'terminated;reason=noresource' : 'active;expires=60',
+          'Content-Type': 'message/sipfrag;version=2.0',
+        },
+        body: `SIP/2.0 ${status}\r\n`,
+      } as unknown as Srf.SrfRequest);
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, 'NOTIFY for REFER not delivered');
+    }
   }
 }

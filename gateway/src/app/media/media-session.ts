@@ -26,6 +26,7 @@ import {
   type LegKind,
 } from './sdp-policy';
 import { createLogger } from '../../logging/logger';
+import { SdpOrigin } from './sdp-origin';
 
 const log = createLogger('media-session');
 
@@ -96,6 +97,8 @@ export class MediaSession {
   private deleting: Promise<NgQueryReply | undefined> | undefined;
   /** Legs whose outgoing media rtpengine currently drops (enforceDirection). */
   private readonly blocked = new Set<LegId>();
+  /** The o= line each party sees (one session id per party, versions that follow changes). */
+  private readonly origins: Record<LegId, SdpOrigin> = { caller: new SdpOrigin(), callee: new SdpOrigin() };
   /** A leg whose new party rtpengine does not know yet: the next offer toward it names its tag. */
   private introducing: { leg: LegId; offered: boolean } | undefined;
   private currentState: MediaSessionState = 'idle';
@@ -182,7 +185,7 @@ export class MediaSession {
     this.knownToEngine.add(fromLeg);
     this.pending = { fromLeg, offerSdp: sdp };
     if (this.currentState === 'idle') this.currentState = 'offered';
-    return this.prepareOutgoing(towardKind, this.requireSdp(reply, 'offer'));
+    return this.prepareOutgoing(toLeg, towardKind, this.requireSdp(reply, 'offer'));
   }
 
   /**
@@ -211,7 +214,7 @@ export class MediaSession {
     if (this.policy.enforceDirection) {
       await this.applyDirections({ [pending.fromLeg]: pending.offerSdp, [toLeg]: sdp } as Record<LegId, string>);
     }
-    return this.prepareOutgoing(towardKind, this.requireSdp(reply, 'answer'));
+    return this.prepareOutgoing(pending.fromLeg, towardKind, this.requireSdp(reply, 'answer'));
   }
 
   /**
@@ -222,9 +225,12 @@ export class MediaSession {
    * fingerprint, so Chrome keeps its DTLS association and never handshakes with the new call.)
    *
    * How rtpengine 10.5 does it (daemon/call.c, call_get_dialogue / call_get_monologue_new): an
-   * offer from the staying party whose to-tag is unknown unsubscribes it from its old peer and
-   * subscribes it to a new monologue, which takes that to-tag. The old party's monologue stays,
-   * idle, until the whole call is deleted. So the next offer toward `leg` names the new tag.
+   * offer from the staying party whose to-tag is unknown subscribes it to a new monologue, which
+   * takes that to-tag; the old party no longer receives the staying party's media. The old party's
+   * monologue keeps its ports until the whole call is deleted, and what it still sends reaches the
+   * staying party until it stops (it gets a BYE right after). Never delete that monologue by tag:
+   * call_delete_branch also stops the staying party's codec handlers. So the next offer toward
+   * `leg` names the new tag.
    */
   replaceParty(leg: LegId, kind: LegKind): PartyReplacement {
     this.assertUsable();
@@ -236,6 +242,7 @@ export class MediaSession {
       known: this.knownToEngine.has(leg),
       blocked: this.blocked.has(leg),
       codecPlan: this.codecPlan,
+      origin: this.origins[leg],
     };
     const tag = `gw-${randomBytes(5).toString('hex')}`;
     this.tags[leg] = tag;
@@ -243,6 +250,7 @@ export class MediaSession {
     this.knownToEngine.delete(leg);
     this.blocked.delete(leg);
     this.codecPlan = undefined; // decided afresh for the new pair of kinds
+    this.origins[leg] = new SdpOrigin(); // a new dialog: a new SDP session
     this.introducing = { leg, offered: false };
     log.info({ callId: this.callId, leg, oldTag: before.tag, newTag: tag, kind }, 'replacing the party on a leg');
     return {
@@ -259,6 +267,7 @@ export class MediaSession {
         if (before.blocked) this.blocked.add(leg);
         else this.blocked.delete(leg);
         this.codecPlan = before.codecPlan;
+        this.origins[leg] = before.origin;
         log.info({ callId: this.callId, leg, tag: before.tag }, 'party replacement reverted');
         if (!engineMoved) return;
         await this.offer(otherLeg(leg), lastSdp[otherLeg(leg)]);
@@ -385,8 +394,8 @@ export class MediaSession {
    * SDP from rtpengine, before a leg: SIP phones get no browser stream identities; browsers get no
    * a=ssrc (rtpengine's SSRC toward them need not be the one the other side announced).
    */
-  private prepareOutgoing(kind: LegKind, sdp: string): string {
-    return kind === 'legacy' ? stripBrowserAttributes(sdp) : stripSsrcAttributes(sdp);
+  private prepareOutgoing(leg: LegId, kind: LegKind, sdp: string): string {
+    return this.origins[leg].apply(kind === 'legacy' ? stripBrowserAttributes(sdp) : stripSsrcAttributes(sdp));
   }
 
   private requireSdp(reply: NgReply & { sdp?: string }, command: string): string {
