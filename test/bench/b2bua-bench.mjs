@@ -23,7 +23,7 @@ import { dropsText } from './report.mjs';
 const scenario = (name) => fileURLToPath(new URL(`./scenarios/${name}`, import.meta.url));
 const UAS = scenario('b2bua-uas.xml');
 const UAC = { plain: scenario('b2bua-uac-plain.xml'), webrtc: scenario('b2bua-uac-webrtc.xml') };
-const UAS_TIMEWAIT_MS = 1000; // <timewait> at the end of b2bua-uas.xml
+const UAS_TIMEWAIT_MS = 0; // <timewait> at the end of b2bua-uas.xml (none)
 
 // Run in this order. Each required variant gets an equal share of the time still left (so
 // Kamailio, which goes further, gets what the gateway variants leave); the optional one runs last
@@ -116,8 +116,8 @@ async function runB2buaStep({ rate, stepSeconds, sut, rtpengine, variant, ports,
   const stepEndedAt = Date.now();
   const udpAfter = udpCounters();
 
-  // The uas ends once its last call's timewait is over; a uas still waiting for calls that never
-  // came is stopped (those calls count as failed below).
+  // The uas ends once its last call is over; a uas still waiting for calls that never came is
+  // stopped (those calls count as failed below).
   let uasResult = await Promise.race([uas.done, sleep(UAS_TIMEWAIT_MS + holdMs + 4000).then(() => undefined)]);
   let uasStopped = false;
   if (!uasResult) {
@@ -238,7 +238,7 @@ async function runVariant({ gatewayCli, variant, rtpengine, rates, stepSeconds, 
       stepSeconds,
       deadline,
       log,
-      overheadSeconds: 2 + drainMs / 1000, // uas start, its 1 s timewait, capture stop; then the drain
+      overheadSeconds: 2 + drainMs / 1000, // uas and capture start/stop, then the drain
       describe: describeStep,
       step: (rate, name) => runB2buaStep({ rate, stepSeconds, sut, rtpengine, variant, ports, holdMs, recvTimeoutMs, workDir: join(dir, name), drainMs, capture, keepPcap }),
     });

@@ -140,8 +140,11 @@ export class Sampler {
       for (const o of this.udpOwners.values()) {
         const pid = o.resolve();
         if (!pid) continue;
+        // a socket shared by several processes of a tree (Kamailio's workers) counts once
+        const inodes = new Set();
+        for (const p of o.tree ? processTree(pid) : [pid]) for (const inode of socketInodes(p)) inodes.add(inode);
         let drops = 0;
-        for (const p of o.tree ? processTree(pid) : [pid]) for (const inode of socketInodes(p)) drops += byInode.get(inode) ?? 0;
+        for (const inode of inodes) drops += byInode.get(inode) ?? 0;
         // a socket that closes takes its count with it: keep the running maximum of the increase
         o.first ??= drops;
         o.last = Math.max(o.last ?? drops, drops);
