@@ -69,6 +69,48 @@ describe.skipIf(rtpengineMissing)('blind transfer', () => {
     await desk3.next(isRequest('BYE'));
   });
 
+  it('after the transfer, hold and resume still work both ways (desk1 holds desk3, then resumes)', async () => {
+    await established();
+    expect(statusOf(await desk2.transact('REFER', { extra: `Refer-To: <sip:desk3@127.0.0.1>\r\n` }))).toBe(202);
+    await desk3.awaitInvite();
+    desk3.answer();
+    await desk2.next(isRequest('BYE'));
+    await until(() => stack.app.calls.size, (n) => n === 1, 5000, 'the transferred call registered in the app');
+    const flow = async () => {
+      const since = Date.now();
+      desk1.rtp.startAudio();
+      desk3.rtp.startAudio();
+      await sleep(1200);
+      desk1.rtp.stopAudio();
+      desk3.rtp.stopAudio();
+      await sleep(100);
+      return { toDesk1: desk1.rtp.count(since, 0), toDesk3: desk3.rtp.count(since, 0) };
+    };
+    const hold = desk1.rtp.sdp({ payloadTypes: [0, 101], direction: 'sendonly' });
+    expect(statusOf(await desk1.transact('INVITE', { body: hold }))).toBe(200);
+    const held = await flow();
+    expect(held.toDesk1).toBe(0); // desk1 does not want to receive while it holds
+    expect(held.toDesk3).toBeGreaterThan(30);
+    const resume = desk1.rtp.sdp({ payloadTypes: [0, 101], direction: 'sendrecv' });
+    expect(statusOf(await desk1.transact('INVITE', { body: resume }))).toBe(200);
+    const resumed = await flow();
+    expect(resumed.toDesk1).toBeGreaterThan(30);
+    expect(resumed.toDesk3).toBeGreaterThan(30);
+    // The same from the target's side: its offers reach desk1 through the swapped session.
+    const hold3 = desk3.rtp.sdp({ payloadTypes: [0, 101], direction: 'sendonly' });
+    expect(statusOf(await desk3.transact('INVITE', { body: hold3 }))).toBe(200);
+    const held3 = await flow();
+    expect(held3.toDesk3).toBe(0);
+    expect(held3.toDesk1).toBeGreaterThan(30);
+    const resume3 = desk3.rtp.sdp({ payloadTypes: [0, 101], direction: 'sendrecv' });
+    expect(statusOf(await desk3.transact('INVITE', { body: resume3 }))).toBe(200);
+    const resumed3 = await flow();
+    expect(resumed3.toDesk1).toBeGreaterThan(30);
+    expect(resumed3.toDesk3).toBeGreaterThan(30);
+    expect(statusOf(await desk1.transact('BYE'))).toBe(200);
+    await desk3.next(isRequest('BYE'));
+  });
+
   it('keeps the call when the target is busy and tells the transferor', async () => {
     await established();
     expect(statusOf(await desk2.transact('REFER', { extra: `Refer-To: <sip:desk3@127.0.0.1>\r\n` }))).toBe(202);

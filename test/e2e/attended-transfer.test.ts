@@ -9,6 +9,8 @@
  *
  *   1. browser = transferee:      sippuac -> alice (call 1), sippuac2 -> desk (call 2)
  *   2. browser = consulted party: sippuac -> desk (call 1), sippuac2 -> alice (call 2)
+ *   3. two browsers:              sippuac -> alice (call 1), sippuac2 -> bob (call 2): neither
+ *      browser moves, the two rtpengine calls are linked with plain RTP (ChainedMedia)
  *
  * The desk phone (SIPp uas, -rtp_echo) echoes what it receives: the browser's inbound RTP after
  * the transfer proves browser -> rtpengine -> desk -> rtpengine -> browser.
@@ -37,11 +39,12 @@ describe.skipIf(skipReason)(`e2e: attended transfer${skipReason ? ` — SKIPPED:
     alice = await fx.get().phone('alice');
   }, 60_000);
 
-  async function answerAlice(): Promise<void> {
-    await alice.waitCallState('incoming');
-    await alice.page.evaluate(() => window.gatewayPhone.answer());
-    expect(await alice.callState()).toBe('active');
+  async function answer(phone: PhonePage = alice): Promise<void> {
+    await phone.waitCallState('incoming');
+    await phone.page.evaluate(() => window.gatewayPhone.answer());
+    expect(await phone.callState()).toBe('active');
   }
+  const answerAlice = () => answer(alice);
 
   it('browser as transferee: the desk phone A consulted replaces A; alice talks to it in her own rtpengine session', async () => {
     const e2e = fx.get();
@@ -100,4 +103,37 @@ describe.skipIf(skipReason)(`e2e: attended transfer${skipReason ? ` — SKIPPED:
     expect((await desk.result).exitCode).toBe(0);
     await e2e.waitIdle();
   });
+
+  it('two browsers: alice (transferee) and bob (consulted) end up talking, each in its own rtpengine call, linked', async () => {
+    const e2e = fx.get();
+    const bob = await e2e.phone('bob');
+    const consult = e2e.sipp({ scenario: { file: 'uac-call.xml' }, localPort: PHONES.sippuac2, target: '127.0.0.1:5060', calls: 1, extraArgs: ['-s', 'bob', '-rtp_echo'] });
+    await answer(bob);
+    await consult.waitForMessage(/^SIP\/2\.0 200 OK/m);
+    const transferor = e2e.sipp({
+      scenario: { file: 'uac-refer-replaces.xml' },
+      localPort: PHONES.sippuac,
+      target: '127.0.0.1:5060',
+      calls: 1,
+      extraArgs: ['-s', 'alice', '-rtp_echo', '-d', '4000', '-key', 'replaces', replacesFor(consult)],
+    });
+    await answerAlice();
+    await alice.waitInboundFlowing(25, 2000);
+    const refer = await transferor.result;
+    expect(refer.exitCode, `${refer.output.slice(-1500)}\n${transferor.messages().slice(-3000)}`).toBe(0);
+    expect((await consult.result).exitCode).toBe(0);
+    // Both SIPp phones are gone: whatever the browsers now receive comes from each other.
+    const [atAlice, atBob] = await Promise.all([alice.waitInboundFlowing(25, 2000), bob.waitInboundFlowing(25, 2000)]);
+    note(`3: after the transfer alice inbound +${atAlice.grew}/2 s, bob inbound +${atBob.grew}/2 s`);
+    expect(atAlice.grew).toBeGreaterThanOrEqual(25);
+    expect(atBob.grew).toBeGreaterThanOrEqual(25);
+    expect(await e2e.status()).toMatchObject({ calls: 1 });
+    expect(await e2e.rtpengineSessions()).toBe(2); // the two calls, linked
+    // Known gap (README, Calls): a later re-INVITE through the two linked rtpengine calls (hold,
+    // resume) can leave a browser receiving RTP it drops (rtpengine 10.5 sends a few packets with
+    // other SSRCs while it renegotiates; the page signals no SSRC). Not asserted here yet.
+    await alice.page.evaluate(() => window.gatewayPhone.hangup());
+    await bob.waitCallState('idle');
+    await e2e.waitIdle();
+  }, 60_000);
 });

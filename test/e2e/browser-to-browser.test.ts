@@ -5,7 +5,7 @@
  * microphone.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { e2eSuite, note, skipReason, type PhonePage } from './e2e-fixture.js';
+import { e2eSuite, note, skipReason, sleep, type PhonePage } from './e2e-fixture.js';
 
 describe.skipIf(skipReason)(`e2e: browser calls browser${skipReason ? ` — SKIPPED: ${skipReason}` : ''}`, () => {
   const fx = e2eSuite('browser-to-browser');
@@ -44,6 +44,31 @@ describe.skipIf(skipReason)(`e2e: browser calls browser${skipReason ? ` — SKIP
     expect((await alice.shown()).lastCall).toContain('remote hung up');
     await e2e.waitIdle();
   });
+
+  it('d. hold and resume between two browsers: media flows again both ways after alice resumes', async () => {
+    const e2e = fx.get();
+    await alice.startCall('bob');
+    await bob.waitCallState('incoming');
+    await bob.page.evaluate(() => window.gatewayPhone.answer());
+    expect(await alice.waitCallResult()).toBe('answered');
+    const before = await bob.waitInboundFlowing(25, 2000);
+    await alice.page.evaluate(() => window.gatewayPhone.hold());
+    expect(await alice.callState()).toBe('held');
+    await sleep(1000); // packets already in flight
+    const [held, heldAtAlice] = await Promise.all([bob.inboundOver(3000), alice.inboundOver(3000)]);
+    await alice.page.evaluate(() => window.gatewayPhone.unhold());
+    expect(await alice.callState()).toBe('active');
+    const [atBob, atAlice] = await Promise.all([bob.waitInboundFlowing(25, 2000), alice.waitInboundFlowing(25, 2000)]);
+    // While held, alice (a=sendonly) still sends and bob keeps receiving; what she receives stops.
+    note(`d: bob inbound +${before.grew}/2 s before, +${held.grew}/3 s while alice held, +${atBob.grew}/2 s after; alice +${heldAtAlice.grew}/3 s held, +${atAlice.grew}/2 s after`);
+    expect(held.grew).toBeGreaterThanOrEqual(25);
+    expect(heldAtAlice.grew).toBeLessThanOrEqual(3);
+    expect(atBob.grew).toBeGreaterThanOrEqual(25);
+    expect(atAlice.grew).toBeGreaterThanOrEqual(25);
+    await alice.page.evaluate(() => window.gatewayPhone.hangup());
+    await bob.waitCallState('idle');
+    await e2e.waitIdle();
+  }, 60_000);
 
   it('c. a call bob declines (486) fails at alice with "Call failed: 486 Busy Here"', async () => {
     await alice.startCall('bob');

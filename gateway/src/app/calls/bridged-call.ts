@@ -8,7 +8,8 @@
  */
 import type Srf from 'drachtio-srf';
 import { createLogger } from '../../logging/logger';
-import { otherLeg, type LegId, type MediaSession } from '../media/media-session';
+import type { CallMedia } from '../media/call-media';
+import { otherLeg, type LegId } from '../media/media-session';
 import { parseDtmfInfo } from './dtmf-info';
 
 const log = createLogger('call');
@@ -94,7 +95,7 @@ export class BridgedCall {
     readonly id: string,
     readonly uas: Dialog,
     readonly uac: Dialog,
-    readonly media: MediaSession,
+    readonly media: CallMedia,
     private readonly events: CallEvents,
   ) {
     this.negotiated = { caller: uas.remote.sdp, callee: uac.remote.sdp };

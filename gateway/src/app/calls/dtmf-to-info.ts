@@ -118,15 +118,20 @@ export class DtmfToInfo implements CallObserver {
     const conversion: Conversion = { call, legs, unsubscribe: () => undefined, queue: Promise.resolve(), stopped: false };
     // The leg a digit came from is looked up when it arrives: a party swap (transfer) gives a leg a
     // new rtpengine tag in the same rtpengine call. Tags of neither leg (stale, foreign) are dropped.
-    conversion.unsubscribe = this.events.subscribe(call.media.callId, (event) => {
-      const from = call.media.legForTag(event.sourceTag);
-      if (from === undefined) {
-        log.debug({ call: call.id, tag: event.sourceTag, digit: event.digit }, 'DTMF event from a tag of neither leg ignored');
-        return;
-      }
-      const to = otherLeg(from);
-      if (legs.includes(to)) this.enqueue(conversion, to, event);
-    });
+    // A call joined from two rtpengine calls (media/chained-media.ts) has a part in each.
+    const events = this.events;
+    const unsubscribes = call.media.parts.map((part) =>
+      events.subscribe(part.callId, (event) => {
+        const from = part.legForTag(event.sourceTag);
+        if (from === undefined) {
+          log.debug({ call: call.id, tag: event.sourceTag, digit: event.digit }, 'DTMF event from a tag of neither leg ignored');
+          return;
+        }
+        const to = otherLeg(from);
+        if (legs.includes(to)) this.enqueue(conversion, to, event);
+      }),
+    );
+    conversion.unsubscribe = () => unsubscribes.forEach((unsubscribe) => unsubscribe());
     this.conversions.set(call, conversion);
     log.info({ call: call.id, rtpengineCall: call.media.callId, legs }, 'RFC 4733 from the other leg will be sent as SIP INFO');
   }

@@ -12,14 +12,15 @@
  * When either exchange fails, rtpengine gives the staying party's media back to the old party.
  */
 import type Srf from 'drachtio-srf';
-import { otherLeg, type LegId, type MediaSession } from '../media/media-session';
+import type { CallMedia } from '../media/call-media';
+import { otherLeg, type LegId } from '../media/media-session';
 import { resumedAudio, type LegKind } from '../media/sdp-policy';
 import { modify } from './bridged-call';
 
 type Dialog = Srf.Dialog;
 
 export interface SwapPlan {
-  media: MediaSession;
+  media: CallMedia;
   /** The leg whose party stays; the newcomer takes the other leg. */
   stayLeg: LegId;
   stay: Dialog;

@@ -26,6 +26,7 @@ import {
   type LegKind,
 } from './sdp-policy';
 import { createLogger } from '../../logging/logger';
+import type { CallMedia, RtpenginePart } from './call-media';
 import { SdpOrigin } from './sdp-origin';
 
 const log = createLogger('media-session');
@@ -82,7 +83,7 @@ export function otherLeg(leg: LegId): LegId {
   return leg === 'caller' ? 'callee' : 'caller';
 }
 
-export class MediaSession {
+export class MediaSession implements CallMedia {
   readonly callId: string;
   private readonly pool: RtpenginePool;
   private readonly policy: MediaPolicy;
@@ -132,6 +133,10 @@ export class MediaSession {
 
   legKind(leg: LegId): LegKind | undefined {
     return this.kinds[leg];
+  }
+
+  get parts(): readonly RtpenginePart[] {
+    return [this];
   }
 
   /** Which leg an rtpengine tag (e.g. a DTMF event's source_tag) belongs to. */
