@@ -10,7 +10,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { header, statusOf } from '../engine/engine-fixture';
 import { rtpengineMissing } from '../media/rtpengine-fixture';
-import { sleep, startCallStack, until, type CallStack } from './call-fixture';
+import { exchangeAudio, startCallStack, until, type CallStack } from './call-fixture';
 import { bodyOf, isRequest, type SipPhone } from './sip-phone';
 
 describe.skipIf(rtpengineMissing)('attended transfer', () => {
@@ -53,17 +53,6 @@ describe.skipIf(rtpengineMissing)('attended transfer', () => {
     return `Refer-To: <sip:desk3@127.0.0.1?Replaces=${replaces}>\r\n`;
   }
 
-  async function mediaFlows(a: SipPhone, b: SipPhone): Promise<{ a: number; b: number }> {
-    const since = Date.now();
-    a.rtp.startAudio();
-    b.rtp.startAudio();
-    await sleep(1200);
-    a.rtp.stopAudio();
-    b.rtp.stopAudio();
-    await sleep(100);
-    return { a: a.rtp.count(since, 0), b: b.rtp.count(since, 0) };
-  }
-
   it('joins desk1 and desk3: NOTIFY 100/200, BYE to both of A\'s dialogs, RTP desk1 <-> desk3, one rtpengine session', async () => {
     await twoCalls();
     const refer = await desk2.transact('REFER', { extra: referToConsultation() });
@@ -83,7 +72,7 @@ describe.skipIf(rtpengineMissing)('attended transfer', () => {
     await until(() => stack.list(), (l) => l.length === 1, 5000, 'one rtpengine session');
     expect(await stack.list()).toEqual([desk1.dialog!.callId]);
 
-    const flow = await mediaFlows(desk1, desk3);
+    const flow = await exchangeAudio(desk1, desk3);
     expect(flow.a).toBeGreaterThan(30);
     expect(flow.b).toBeGreaterThan(30);
 
@@ -99,7 +88,7 @@ describe.skipIf(rtpengineMissing)('attended transfer', () => {
     await desk2.next((m) => isRequest('NOTIFY')(m) && bodyOf(m).startsWith('SIP/2.0 200'));
     await desk4.next(isRequest('BYE'));
     await until(() => stack.app.calls.size, (n) => n === 1, 5000, 'one joined call in the app');
-    const flow = await mediaFlows(desk1, desk3);
+    const flow = await exchangeAudio(desk1, desk3);
     expect(flow.a).toBeGreaterThan(30);
     expect(flow.b).toBeGreaterThan(30);
     expect(statusOf(await desk1.transact('BYE'))).toBe(200);
@@ -119,10 +108,10 @@ describe.skipIf(rtpengineMissing)('attended transfer', () => {
     desk3.onRequest = undefined;
     expect(stack.app.calls.size).toBe(2);
     // Call 1 still carries media between desk1 and desk2, call 2 between desk4 and desk3.
-    const first = await mediaFlows(desk1, desk2);
+    const first = await exchangeAudio(desk1, desk2);
     expect(first.a).toBeGreaterThan(30);
     expect(first.b).toBeGreaterThan(30);
-    const second = await mediaFlows(desk4, desk3);
+    const second = await exchangeAudio(desk4, desk3);
     expect(second.a).toBeGreaterThan(30);
     expect(second.b).toBeGreaterThan(30);
     expect(statusOf(await desk1.transact('BYE'))).toBe(200);
@@ -137,7 +126,7 @@ describe.skipIf(rtpengineMissing)('attended transfer', () => {
     expect(statusOf(await desk2.transact('REFER', { extra: `Refer-To: <sip:desk3@127.0.0.1?Replaces=${replaces}>\r\n` }))).toBe(202);
     const failed = await desk2.next((m) => isRequest('NOTIFY')(m) && bodyOf(m).startsWith('SIP/2.0 481'));
     expect(header(failed, 'Subscription-State')).toMatch(/^terminated/);
-    const flow = await mediaFlows(desk1, desk2);
+    const flow = await exchangeAudio(desk1, desk2);
     expect(flow.a).toBeGreaterThan(30);
     expect(statusOf(await desk1.transact('BYE'))).toBe(200);
     await desk2.next(isRequest('BYE'));

@@ -57,6 +57,21 @@ export async function until<T>(probe: () => T | Promise<T>, ok: (v: T) => boolea
   }
 }
 
+/**
+ * Both phones send audio for `ms`; resolves with what each received meanwhile (RTP through the
+ * gateway's rtpengine session between them).
+ */
+export async function exchangeAudio(a: SipPhone, b: SipPhone, ms = 1200): Promise<{ a: number; b: number }> {
+  const since = Date.now();
+  a.rtp.startAudio();
+  b.rtp.startAudio();
+  await sleep(ms);
+  a.rtp.stopAudio();
+  b.rtp.stopAudio();
+  await sleep(100);
+  return { a: a.rtp.count(since, 0), b: b.rtp.count(since, 0) };
+}
+
 export async function startCallStack(options: CallStackOptions = {}): Promise<CallStack> {
   const running = await startEngine({ timers: { t1: 500, t2: 4000, t4: 5000 } });
   const gatewayPort = running.port('udp');

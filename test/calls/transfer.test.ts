@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { header, statusOf } from '../engine/engine-fixture';
 import { rtpengineMissing } from '../media/rtpengine-fixture';
-import { sleep, startCallStack, until, type CallStack } from './call-fixture';
+import { exchangeAudio, startCallStack, until, type CallStack } from './call-fixture';
 import { bodyOf, isRequest, type SipPhone } from './sip-phone';
 
 describe.skipIf(rtpengineMissing)('blind transfer', () => {
@@ -52,15 +52,9 @@ describe.skipIf(rtpengineMissing)('blind transfer', () => {
     expect(header(done, 'Subscription-State')).toMatch(/^terminated/);
     await desk2.next(isRequest('BYE'));
 
-    const since = Date.now();
-    desk1.rtp.startAudio();
-    desk3.rtp.startAudio();
-    await sleep(1200);
-    desk1.rtp.stopAudio();
-    desk3.rtp.stopAudio();
-    await sleep(100);
-    expect(desk1.rtp.count(since, 0)).toBeGreaterThan(30);
-    expect(desk3.rtp.count(since, 0)).toBeGreaterThan(30);
+    const flow = await exchangeAudio(desk1, desk3);
+    expect(flow.a).toBeGreaterThan(30);
+    expect(flow.b).toBeGreaterThan(30);
     // The app registers the call once srf resolves createUAS (after the ACK): wait for it.
     await until(() => stack.app.calls.size, (n) => n === 1, 5000, 'the call registered in the app');
 
@@ -77,14 +71,8 @@ describe.skipIf(rtpengineMissing)('blind transfer', () => {
     await desk2.next(isRequest('BYE'));
     await until(() => stack.app.calls.size, (n) => n === 1, 5000, 'the transferred call registered in the app');
     const flow = async () => {
-      const since = Date.now();
-      desk1.rtp.startAudio();
-      desk3.rtp.startAudio();
-      await sleep(1200);
-      desk1.rtp.stopAudio();
-      desk3.rtp.stopAudio();
-      await sleep(100);
-      return { toDesk1: desk1.rtp.count(since, 0), toDesk3: desk3.rtp.count(since, 0) };
+      const r = await exchangeAudio(desk1, desk3);
+      return { toDesk1: r.a, toDesk3: r.b };
     };
     const hold = desk1.rtp.sdp({ payloadTypes: [0, 101], direction: 'sendonly' });
     expect(statusOf(await desk1.transact('INVITE', { body: hold }))).toBe(200);
@@ -121,15 +109,9 @@ describe.skipIf(rtpengineMissing)('blind transfer', () => {
     // The app registers the call once srf resolves createUAS (after the ACK): wait for it.
     await until(() => stack.app.calls.size, (n) => n === 1, 5000, 'the call registered in the app');
     // rtpengine had already moved desk1's media toward desk3: it is back with desk2.
-    const since = Date.now();
-    desk1.rtp.startAudio();
-    desk2.rtp.startAudio();
-    await sleep(1200);
-    desk1.rtp.stopAudio();
-    desk2.rtp.stopAudio();
-    await sleep(100);
-    expect(desk1.rtp.count(since, 0)).toBeGreaterThan(30);
-    expect(desk2.rtp.count(since, 0)).toBeGreaterThan(30);
+    const back = await exchangeAudio(desk1, desk2);
+    expect(back.a).toBeGreaterThan(30);
+    expect(back.b).toBeGreaterThan(30);
     expect(statusOf(await desk1.transact('BYE'))).toBe(200);
     await desk2.next(isRequest('BYE'));
   });
@@ -142,15 +124,9 @@ describe.skipIf(rtpengineMissing)('blind transfer', () => {
     desk3.answer();
     await desk1.next((m) => isRequest('INVITE')(m) && /;tag=/.test(header(m, 'To') ?? ''));
     await until(() => stack.app.calls.size, (n) => n === 1, 5000, 'the transferred call registered in the app');
-    const since = Date.now();
-    desk1.rtp.startAudio();
-    desk3.rtp.startAudio();
-    await sleep(1200);
-    desk1.rtp.stopAudio();
-    desk3.rtp.stopAudio();
-    await sleep(100);
-    expect(desk1.rtp.count(since, 0)).toBeGreaterThan(30);
-    expect(desk3.rtp.count(since, 0)).toBeGreaterThan(30);
+    const flow = await exchangeAudio(desk1, desk3);
+    expect(flow.a).toBeGreaterThan(30);
+    expect(flow.b).toBeGreaterThan(30);
     expect(statusOf(await desk3.transact('BYE'))).toBe(200);
     await desk1.next(isRequest('BYE'));
   });

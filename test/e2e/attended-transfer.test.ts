@@ -16,7 +16,7 @@
  * the transfer proves browser -> rtpengine -> desk -> rtpengine -> browser.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PHONES, e2eSuite, note, skipReason, type PhonePage, type SippRun } from './e2e-fixture.js';
+import { PHONES, e2eSuite, note, skipReason, type E2E, type PhonePage, type SippRun } from './e2e-fixture.js';
 
 /** The escaped Replaces value naming the dialog a SIPp UAC got from its 200 OK (RFC 3891 §6.1). */
 function replacesFor(consult: SippRun): string {
@@ -29,6 +29,20 @@ function replacesFor(consult: SippRun): string {
   const toTag = tag(value('To'));
   if (!callId || !fromTag || !toTag) throw new Error(`no dialog in the consultation call's 200 OK:\n${ok || log.slice(-2000)}`);
   return encodeURIComponent(`${callId};to-tag=${toTag};from-tag=${fromTag}`);
+}
+
+/**
+ * The transferor's first call: `sippuac` calls `callee`, talks `talkMs`, then REFERs it with the
+ * Replaces of the consultation call (uac-refer-replaces.xml).
+ */
+function transferorCalls(e2e: E2E, callee: string, consult: SippRun, talkMs: number): SippRun {
+  return e2e.sipp({
+    scenario: { file: 'uac-refer-replaces.xml' },
+    localPort: PHONES.sippuac,
+    target: '127.0.0.1:5060',
+    calls: 1,
+    extraArgs: ['-s', callee, '-rtp_echo', '-d', String(talkMs), '-key', 'replaces', replacesFor(consult)],
+  });
 }
 
 describe.skipIf(skipReason)(`e2e: attended transfer${skipReason ? ` — SKIPPED: ${skipReason}` : ''}`, () => {
@@ -51,13 +65,7 @@ describe.skipIf(skipReason)(`e2e: attended transfer${skipReason ? ` — SKIPPED:
     const desk = e2e.sipp({ scenario: { file: 'uas-answer-reinvite.xml' }, localPort: PHONES.desk, calls: 1, extraArgs: ['-rtp_echo'] });
     const consult = e2e.sipp({ scenario: { file: 'uac-call.xml' }, localPort: PHONES.sippuac2, target: '127.0.0.1:5060', calls: 1, extraArgs: ['-s', 'desk', '-rtp_echo'] });
     await consult.waitForMessage(/^SIP\/2\.0 200 OK/m);
-    const transferor = e2e.sipp({
-      scenario: { file: 'uac-refer-replaces.xml' },
-      localPort: PHONES.sippuac,
-      target: '127.0.0.1:5060',
-      calls: 1,
-      extraArgs: ['-s', 'alice', '-rtp_echo', '-d', '5000', '-key', 'replaces', replacesFor(consult)],
-    });
+    const transferor = transferorCalls(e2e, 'alice', consult, 5000);
     await answerAlice();
     const before = await alice.waitInboundFlowing(25, 2000);
     const refer = await transferor.result; // 202, NOTIFY 100, NOTIFY 200, then the gateway's BYE
@@ -83,13 +91,7 @@ describe.skipIf(skipReason)(`e2e: attended transfer${skipReason ? ` — SKIPPED:
     await consult.waitForMessage(/^SIP\/2\.0 200 OK/m);
     const before = await alice.waitInboundFlowing(25, 2000);
     const desk = e2e.sipp({ scenario: { file: 'uas-answer-reinvite.xml' }, localPort: PHONES.desk, calls: 1, extraArgs: ['-rtp_echo'] });
-    const transferor = e2e.sipp({
-      scenario: { file: 'uac-refer-replaces.xml' },
-      localPort: PHONES.sippuac,
-      target: '127.0.0.1:5060',
-      calls: 1,
-      extraArgs: ['-s', 'desk', '-rtp_echo', '-d', '2000', '-key', 'replaces', replacesFor(consult)],
-    });
+    const transferor = transferorCalls(e2e, 'desk', consult, 2000);
     const refer = await transferor.result;
     expect(refer.exitCode, `${refer.output.slice(-1500)}\n${transferor.messages().slice(-3000)}`).toBe(0);
     expect((await consult.result).exitCode).toBe(0);
@@ -110,13 +112,7 @@ describe.skipIf(skipReason)(`e2e: attended transfer${skipReason ? ` — SKIPPED:
     const consult = e2e.sipp({ scenario: { file: 'uac-call.xml' }, localPort: PHONES.sippuac2, target: '127.0.0.1:5060', calls: 1, extraArgs: ['-s', 'bob', '-rtp_echo'] });
     await answer(bob);
     await consult.waitForMessage(/^SIP\/2\.0 200 OK/m);
-    const transferor = e2e.sipp({
-      scenario: { file: 'uac-refer-replaces.xml' },
-      localPort: PHONES.sippuac,
-      target: '127.0.0.1:5060',
-      calls: 1,
-      extraArgs: ['-s', 'alice', '-rtp_echo', '-d', '4000', '-key', 'replaces', replacesFor(consult)],
-    });
+    const transferor = transferorCalls(e2e, 'alice', consult, 4000);
     await answerAlice();
     await alice.waitInboundFlowing(25, 2000);
     const refer = await transferor.result;
