@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { startApp, startEngine, stopStack } from './stack.mjs';
 import { runSeries, runStep } from './steps.mjs';
 
-export async function benchInvite({ rates, stepSeconds, holdMs, recvTimeoutMs, drainMs, runDir, profileDir, deadline, log }) {
+export async function benchInvite({ gatewayCli, rates, stepSeconds, holdMs, recvTimeoutMs, drainMs, runDir, profileDir, deadline, log }) {
   const dir = join(runDir, 'invite');
   mkdirSync(dir, { recursive: true });
   let engine;
   let app;
   try {
-    engine = await startEngine({ logDir: dir, profileDir: profileDir && join(profileDir, 'invite') });
+    engine = await startEngine({ cli: gatewayCli, logDir: dir, profileDir: profileDir && join(profileDir, 'invite') });
     app = await startApp('answer-app.mjs', engine, { logDir: dir, profileDir: profileDir && join(profileDir, 'invite') });
     log(`invite: engine pid ${engine.pid} (sip udp 127.0.0.1:${engine.sipPort}, control ${engine.controlPort}), app pid ${app.pid}`);
     const series = await runSeries({

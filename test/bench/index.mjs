@@ -38,8 +38,8 @@ const USAGE = `usage: node test/bench/index.mjs [options]   (or: npm run bench -
   --only NAME         invite | register | b2bua
   --variants a,b      b2bua only: ${B2BUA_VARIANTS.map((v) => v.id).join(', ')} (default all)
   --keep-pcap         b2bua only: keep each step's SIP capture (.tmp/bench/<run>/b2bua/.../sip.pcap)
-  --gateway-rev REV   b2bua only: bench the gateway as committed at REV (built under .tmp/bench-gateway),
-                      not the working tree
+  --gateway-rev REV   bench the gateway (engine, app) as committed at REV, built under .tmp/bench-gateway,
+                      not the working tree's gateway/dist
   --step-seconds S    length of each step in seconds of offered load (default 10, quick 3)
   --hold-ms MS        INVITE call hold time before the UAC's BYE (default 0)
   --recv-timeout MS   SIPp -recv_timeout: a missing response fails the call (default 5000)
@@ -160,7 +160,16 @@ async function main() {
     git: `${sh('git', ['rev-parse', '--short', 'HEAD']) ?? '?'}${dirty}`,
     runDir,
   };
-  const common = { stepSeconds: opts.stepSeconds, recvTimeoutMs: opts.recvTimeoutMs, drainMs: opts.drainMs, runDir, profileDir, log };
+  let gatewayCli;
+  if (opts.gatewayRev) {
+    const built = buildGatewayAt(opts.gatewayRev, log);
+    gatewayCli = built.cli;
+    report.gatewayBuild = `gateway built from commit ${built.commit.slice(0, 10)} (--gateway-rev ${opts.gatewayRev})`;
+  } else if (process.env.BENCH_GATEWAY_CLI) {
+    gatewayCli = process.env.BENCH_GATEWAY_CLI;
+    report.gatewayBuild = `gateway from BENCH_GATEWAY_CLI=${process.env.BENCH_GATEWAY_CLI}`;
+  }
+  const common = { gatewayCli, stepSeconds: opts.stepSeconds, recvTimeoutMs: opts.recvTimeoutMs, drainMs: opts.drainMs, runDir, profileDir, log };
   const runs = (name) => !opts.only || opts.only === name;
   // each bench gets its budget plus whatever the benches before it left unused
   let budgetEnd = Date.now();
@@ -178,16 +187,7 @@ async function main() {
     });
   }
   if (runs('b2bua')) {
-    let gatewayCli;
-    if (opts.gatewayRev) {
-      const built = buildGatewayAt(opts.gatewayRev, log);
-      gatewayCli = built.cli;
-      report.gatewayBuild = `gateway built from commit ${built.commit.slice(0, 10)} (--gateway-rev ${opts.gatewayRev})`;
-    } else if (process.env.BENCH_GATEWAY_CLI) {
-      report.gatewayBuild = `gateway from BENCH_GATEWAY_CLI=${process.env.BENCH_GATEWAY_CLI}`;
-    }
     report.b2bua = await benchB2bua({
-      gatewayCli,
       ...common,
       drainMs: Math.min(opts.drainMs, 1000), // the B2BUA step waits for 0 calls and 0 rtpengine sessions first
       rates: opts.b2buaRates,

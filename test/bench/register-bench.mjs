@@ -20,7 +20,7 @@ function writeUsers(file) {
   writeFileSync(file, `${lines.join('\n')}\n`);
 }
 
-export async function benchRegister({ rates, stepSeconds, recvTimeoutMs, drainMs, runDir, profileDir, deadline, log }) {
+export async function benchRegister({ gatewayCli, rates, stepSeconds, recvTimeoutMs, drainMs, runDir, profileDir, deadline, log }) {
   const dir = join(runDir, 'register');
   mkdirSync(dir, { recursive: true });
   const usersFile = join(dir, 'users.csv');
@@ -28,7 +28,7 @@ export async function benchRegister({ rates, stepSeconds, recvTimeoutMs, drainMs
   let engine;
   let app;
   try {
-    engine = await startEngine({ logDir: dir, profileDir: profileDir && join(profileDir, 'register') });
+    engine = await startEngine({ cli: gatewayCli, logDir: dir, profileDir: profileDir && join(profileDir, 'register') });
     app = await startApp('registrar-app.mjs', engine, { logDir: dir, profileDir: profileDir && join(profileDir, 'register') });
     log(`register: engine pid ${engine.pid} (sip udp 127.0.0.1:${engine.sipPort}, control ${engine.controlPort}), app pid ${app.pid}`);
     const series = await runSeries({

@@ -141,7 +141,7 @@ export function renderMarkdown(report) {
     '',
     `Command: \`${report.command}\`${report.options.quick ? ' (quick smoke run)' : ''}`,
     `Machine: ${m.cpus}× ${m.cpuModel}, Node ${m.node}, ${m.sipp}, load average at start ${m.loadAverageAtStart.join(' ')}; ` +
-      `engine, app and SIPp share these cores. Git ${report.git}.${report.gatewayBuild ? ` B2BUA bench: ${report.gatewayBuild}.` : ''}`,
+      `engine, app and SIPp share these cores. Git ${report.git}.${report.gatewayBuild ? ` Benched: ${report.gatewayBuild}.` : ''}`,
     'CPU % is of one core, sampled from /proc/PID/stat over the step (machine total = 100 % × cores); CPU pressure = share of the step during which some runnable task waited for a CPU (/proc/pressure/cpu "some"; contention from our processes and anything else on the machine). Peak RSS is VmHWM (reset per step where allowed).',
     'loop delay = event-loop delay (perf_hooks, preloaded probe): worst per-second p99 / max over the step.',
     'UDP drops = datagrams dropped on full socket receive buffers during the step: all = /proc/net/snmp RcvbufErrors (whole network namespace), engine/sipp = drops on the engine SIP socket / SIPp socket (/proc/net/udp).',

@@ -13,11 +13,12 @@ const SECRET = 'cymru';
 
 /**
  * Starts the engine on a free UDP SIP port and a free control port (both 127.0.0.1) and waits
- * until the control port accepts connections. `profileDir` adds node --cpu-prof.
+ * until the control port accepts connections. `profileDir` adds node --cpu-prof; `cli` is another
+ * build's cli/index.js (--gateway-rev).
  */
-export async function startEngine({ logDir, profileDir, loglevel = 'error' }) {
-  if (!existsSync(ENGINE_CLI)) {
-    throw new Error(`${ENGINE_CLI} is missing: build first (npm run build, or npm run bench which builds)`);
+export async function startEngine({ cli = ENGINE_CLI, logDir, profileDir, loglevel = 'error' }) {
+  if (!existsSync(cli)) {
+    throw new Error(`${cli} is missing: build first (npm run build, or npm run bench which builds)`);
   }
   const sipPort = await freePort();
   const controlPort = await freePort();
@@ -30,7 +31,7 @@ export async function startEngine({ logDir, profileDir, loglevel = 'error' }) {
   }
   const args = [
     ...nodeArgs,
-    ENGINE_CLI,
+    cli,
     'engine',
     '--contact', contact,
     '--address', '127.0.0.1',
