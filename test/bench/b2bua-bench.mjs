@@ -47,8 +47,19 @@ function diffCounts(after, before) {
   return out;
 }
 
+/**
+ * rtpengine's sessions minus those in `baseline` (a Set of call-ids present before): what this
+ * variant or step left, not what an earlier one (e.g. Kamailio's failed calls) still holds.
+ */
+async function newSessions(rtpengine, baseline) {
+  const s = await rtpengine.sessions();
+  if (s.error) return s;
+  const mine = s.all.filter((id) => !baseline?.has(id));
+  return { calls: mine.length, callIds: mine.slice(0, 5), others: s.calls - mine.length };
+}
+
 /** One step: uas listening, capture running, uac at `rate` for `stepSeconds`, then drain and check. */
-async function runB2buaStep({ rate, stepSeconds, sut, rtpengine, variant, ports, holdMs, recvTimeoutMs, workDir, drainMs, capture, keepPcap }) {
+async function runB2buaStep({ baseline, rate, stepSeconds, sut, rtpengine, variant, ports, holdMs, recvTimeoutMs, workDir, drainMs, capture, keepPcap }) {
   const calls = Math.max(1, Math.round(rate * stepSeconds));
   const limit = Math.max(100, Math.ceil(rate * (holdMs / 1000 + 1)));
   const timeoutSec = Math.ceil(stepSeconds * 1.5 + holdMs / 1000 + recvTimeoutMs / 1000 + 10);
@@ -58,7 +69,7 @@ async function runB2buaStep({ rate, stepSeconds, sut, rtpengine, variant, ports,
   mkdirSync(uasDir, { recursive: true });
   const pcapFile = join(workDir, 'sip.pcap');
   const commandsBefore = await rtpengine.commandCounts();
-  const sessionsBefore = await rtpengine.sessions();
+  const sessionsBefore = await newSessions(rtpengine, baseline);
 
   const cap = capture ? await startCapture({ file: pcapFile, ports: { uac: ports.uac, sut: sut.sipPort, uas: ports.uas }, logFile: join(workDir, 'tcpdump.log') }) : undefined;
   const uas = startSipp({
@@ -131,12 +142,12 @@ async function runB2buaStep({ rate, stepSeconds, sut, rtpengine, variant, ports,
   let active;
   let sessions;
   for (let i = 0; i < Math.ceil(drainMs / 250) + 40; i++) {
-    [active, sessions] = await Promise.all([sut.active(), rtpengine.sessions()]);
+    [active, sessions] = await Promise.all([sut.active(), newSessions(rtpengine, baseline)]);
     if ((active === 0 || active === undefined) && sessions.calls === 0) break;
     await sleep(250);
   }
   await sleep(drainMs);
-  sessions = await rtpengine.sessions();
+  sessions = await newSessions(rtpengine, baseline);
   const commands = diffCounts(await rtpengine.commandCounts(), commandsBefore);
 
   const pdd = cap ? pddFromCapture(pcapFile, { uac: ports.uac, sut: sut.sipPort, uas: ports.uas }) : undefined;
@@ -187,7 +198,9 @@ async function runB2buaStep({ rate, stepSeconds, sut, rtpengine, variant, ports,
     probes,
     cpuPressurePercent: round(usage.cpuPressurePercent),
     rtpengineSessionsBefore: sessionsBefore.calls,
+    // sessions this variant created that rtpengine still holds (others = left by earlier variants)
     rtpengineSessionsAfter: sessions.error ? sessions.error : sessions.calls,
+    rtpengineSessionsOthers: sessions.others,
     rtpengineSessionIds: sessions.callIds,
     rtpengineCommands: commands,
     sutActiveAfterDrain: active,
@@ -226,6 +239,8 @@ async function runVariant({ gatewayCli, variant, rtpengine, rates, stepSeconds, 
   const ports = { sut: await freePort(), uac: await freePort(), uas: await freePort() };
   let sut;
   const label = `b2bua ${variant.id}`;
+  // sessions already in rtpengine (left by an earlier variant) are not this variant's
+  const baseline = new Set((await rtpengine.sessions()).all ?? []);
   try {
     sut =
       variant.system === 'gateway'
@@ -240,17 +255,21 @@ async function runVariant({ gatewayCli, variant, rtpengine, rates, stepSeconds, 
       log,
       overheadSeconds: 2 + drainMs / 1000, // uas and capture start/stop, then the drain
       describe: describeStep,
-      step: (rate, name) => runB2buaStep({ rate, stepSeconds, sut, rtpengine, variant, ports, holdMs, recvTimeoutMs, workDir: join(dir, name), drainMs, capture, keepPcap }),
+      step: (rate, name) => runB2buaStep({ baseline, rate, stepSeconds, sut, rtpengine, variant, ports, holdMs, recvTimeoutMs, workDir: join(dir, name), drainMs, capture, keepPcap }),
     });
     // What the whole variant left in rtpengine, asked while the system under test still runs.
-    const left = await rtpengine.sessions();
-    log(`${label}: rtpengine sessions left after the run: ${left.error ?? left.calls}${left.calls ? ` (e.g. ${left.callIds.join(', ')})` : ''}`);
+    const left = await newSessions(rtpengine, baseline);
+    log(
+      `${label}: rtpengine sessions left after the run: ${left.error ?? left.calls}${left.calls ? ` (e.g. ${left.callIds.join(', ')})` : ''}` +
+        `${left.others ? `; ${left.others} more from earlier variants` : ''}`,
+    );
     const status = await sut.status();
     return {
       ...variant,
       ...series,
       sessionsLeft: left.error ? left.error : left.calls,
       sessionIdsLeft: left.callIds,
+      sessionsAtStart: baseline.size,
       sutStatusAtEnd: status,
       sutCommand: sut.commandLine,
       stepSeconds,

@@ -85,7 +85,7 @@ export function ngCommand({ host = '127.0.0.1', port }, command, params = {}, { 
 
 /**
  * What rtpengine still holds: `list` (call-ids, up to 100000) and `statistics` (sessions own/total).
- * { calls, callIds (first 5), sessionsOwn, sessionsTotal } or { error }.
+ * { calls, callIds (first 5), all (every call-id), sessionsOwn, sessionsTotal } or { error }.
  */
 export async function rtpengineSessions(ng) {
   try {
@@ -93,7 +93,7 @@ export async function rtpengineSessions(ng) {
     const stats = await ngCommand(ng, 'statistics');
     const current = stats?.statistics?.currentstatistics ?? {};
     const calls = Array.isArray(list?.calls) ? list.calls : [];
-    return { calls: calls.length, callIds: calls.slice(0, 5), sessionsOwn: current.sessionsown, sessionsTotal: current.sessionstotal };
+    return { calls: calls.length, callIds: calls.slice(0, 5), all: calls, sessionsOwn: current.sessionsown, sessionsTotal: current.sessionstotal };
   } catch (err) {
     return { error: String(err.message ?? err) };
   }

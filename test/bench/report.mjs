@@ -118,8 +118,8 @@ function b2buaSection(b) {
     ratioLines.length ? `Ratio gateway ÷ Kamailio (highest clean rate):\n${ratioLines.join('\n')}` : 'Ratio gateway ÷ Kamailio: not available (Kamailio was not run).',
     '',
     leaked.length
-      ? `> **rtpengine sessions left:** ${leaked.map((r) => `${r.id}: ${r.sessionsLeft}`).join(', ')} (must be 0).`
-      : `rtpengine sessions left after every variant: 0 (checked with ng \`list\` and \`statistics\` while the system still ran; at the end of the bench: ${v(b.rtpengineSessionsAtEnd)}).`,
+      ? `> **rtpengine sessions left:** ${leaked.map((r) => `${r.id}: ${r.sessionsLeft}`).join(', ')} (must be 0; at the end of the bench rtpengine held ${v(b.rtpengineSessionsAtEnd)}).`
+      : `rtpengine sessions left after every variant: 0 (checked with ng \`list\` while the system still ran; at the end of the bench: ${v(b.rtpengineSessionsAtEnd)}).`,
     contended.length
       ? `\n> **Warning:** CPU contention from other processes during ${contended.join(', ')}: CPU pressure was high although the bench's processes used well under the machine's cores. Rerun on a quiet machine before trusting these rows.\n`
       : '',
