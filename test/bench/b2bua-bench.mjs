@@ -253,7 +253,7 @@ async function runVariant({ gatewayCli, variant, rtpengine, rates, stepSeconds, 
       stepSeconds,
       deadline,
       log,
-      overheadSeconds: 2 + drainMs / 1000, // uas and capture start/stop, then the drain
+      overheadSeconds: 3 + drainMs / 1000, // uas and capture start/stop (1.2 s to flush the capture), then the drain
       describe: describeStep,
       step: (rate, name) => runB2buaStep({ baseline, rate, stepSeconds, sut, rtpengine, variant, ports, holdMs, recvTimeoutMs, workDir: join(dir, name), drainMs, capture, keepPcap }),
     });
@@ -326,7 +326,7 @@ export async function benchB2bua({ gatewayCli, rates, stepSeconds, holdMs, recvT
     for (const [i, variant] of runnable.entries()) {
       const requiredLeft = runnable.slice(i).filter((v) => !v.optional).length;
       const variantDeadline = variant.optional ? deadline : Date.now() + (deadline - Date.now()) / Math.max(1, requiredLeft);
-      if (variant.optional && variantDeadline - Date.now() < 2 * (stepSeconds + 2 + drainMs / 1000) * 1000 + 3000) {
+      if (variant.optional && variantDeadline - Date.now() < 2 * (stepSeconds + 3 + drainMs / 1000) * 1000 + 3000) {
         const note = `${variant.id} skipped: the time budget left less than two steps (run it with --only b2bua --variants ${variant.id}).`;
         notes.push(note);
         log(`b2bua: ${note}`);

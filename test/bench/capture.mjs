@@ -11,7 +11,7 @@
 // paired by the From display name "c<call number>" that the uac sets and that both the B2BUA and a
 // proxy pass on.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { findExecutable, spawnManaged, waitFor } from './processes.mjs';
+import { findExecutable, sleep, spawnManaged, waitFor } from './processes.mjs';
 
 export function tcpdumpPath() {
   return findExecutable('tcpdump');
@@ -41,6 +41,9 @@ export async function startCapture({ file, ports, snaplen = 1024, logFile }) {
     pid: proc.pid,
     commandLine: `tcpdump ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}`,
     async stop() {
+      // libpcap hands tcpdump the kernel's capture blocks when they fill or after its 1 s read
+      // timeout; a SIGTERM before that loses the last block (the last calls of the step).
+      await sleep(1200);
       await proc.stop(3000);
       const tail = proc.tail();
       const num = (re) => Number(re.exec(tail)?.[1] ?? NaN);
