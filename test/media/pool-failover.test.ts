@@ -7,6 +7,7 @@ import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RtpPhone, sleep } from './rtp-phone';
 import { newSession, rtpengineMissing, startTestRtpengine, type TestRtpengine } from './rtpengine-fixture';
+import { NgTimeoutError } from '../../gateway/src/app/media/ng-client';
 import { NoMediaServerError, RtpenginePool } from '../../gateway/src/app/media/rtpengine-pool';
 import type { MediaSession } from '../../gateway/src/app/media/media-session';
 import { RtpengineProcess } from '../../gateway/src/services/rtpengine-process';
@@ -55,6 +56,23 @@ describe.skipIf(rtpengineMissing)('rtpengine pool with two real engines', () => 
     await session.answer('callee', phone.sdp());
     return session;
   }
+
+  it('keeps an engine that answered other commands while one command went unanswered (a lost reply, not a dead engine)', async () => {
+    const node = pool.nodes[0]!;
+    await node.client.list(); // a reply now
+    const waited = TIMEOUT_MS * (RETRIES + 1);
+    pool.reportFailure(node, new NgTimeoutError(node.endpoint, 'offer', RETRIES + 1, waited));
+    expect(node.healthy).toBe(true);
+    expect(node.commandTimeouts).toBe(1);
+    // No reply since the command was first sent (here: a command that was sent just now; the
+    // health pings every 400 ms count as replies too): that engine is taken out of rotation ...
+    await sleep(5);
+    pool.reportFailure(node, new NgTimeoutError(node.endpoint, 'offer', RETRIES + 1, 0));
+    expect(node.healthy).toBe(false);
+    // ... until a health ping gets an answer.
+    await sleep(HEALTH_INTERVAL_MS + TIMEOUT_MS * (RETRIES + 1) + 100);
+    expect(node.healthy).toBe(true);
+  });
 
   it('fails over, refuses with NoMediaServerError when none answers, and leaves nothing behind', async () => {
     const idOf = (engine: TestRtpengine): string => `${engine.endpoint.host}:${engine.endpoint.port}`;

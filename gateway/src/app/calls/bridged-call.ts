@@ -82,9 +82,16 @@ export class BridgedCall {
    */
   private transfer: { transferor: LegId; transferorGone: boolean } | undefined;
   readonly startedAt = Date.now();
-  private readonly endedController = new AbortController();
+  /** Made on first use: most calls never need it, and abort() costs a DOMException. */
+  private endedController: AbortController | undefined;
   /** Aborted when the call ends (e.g. to CANCEL a transfer target still ringing). */
-  readonly endedSignal: AbortSignal = this.endedController.signal;
+  get endedSignal(): AbortSignal {
+    if (!this.endedController) {
+      this.endedController = new AbortController();
+      if (this.ended) this.endedController.abort();
+    }
+    return this.endedController.signal;
+  }
   /**
    * Each leg's SDP from the last offer/answer that completed. srf's dialog.remote.sdp is not it:
    * srf stores a re-INVITE's offer before it is accepted, and never an UPDATE's.
@@ -258,7 +265,7 @@ export class BridgedCall {
   async end(reason: string, hungUp?: LegId): Promise<void> {
     if (this.ended) return;
     this.ended = true;
-    this.endedController.abort();
+    this.endedController?.abort();
     for (const leg of ['caller', 'callee'] as const) {
       if (leg !== hungUp) hangUp(this.dialogOf(leg));
     }

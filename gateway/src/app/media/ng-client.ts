@@ -35,6 +35,8 @@ import { createLogger } from '../../logging/logger';
 
 const log = createLogger('ng-client');
 
+const NG_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** Largest UDP payload over IPv4; rtpengine reads ng datagrams into a 64 KiB buffer. */
 const MAX_DATAGRAM_BYTES = 65_507;
 /** rtpengine keeps cached replies for at least 30 s; retransmitting beyond that could execute twice. */
@@ -99,6 +101,8 @@ export class NgClient {
   private readonly cookiePrefix = randomBytes(6).toString('hex');
   private sequence = 0;
   private closed = false;
+  /** When the last reply (of any command) arrived; 0 before the first. The pool uses it to tell a lost datagram from a dead engine. */
+  lastReplyAt = 0;
   readonly counters: NgClientCounters = { commands: 0, retransmissions: 0, timeouts: 0, lateReplies: 0 };
 
   constructor(
@@ -235,6 +239,16 @@ export class NgClient {
       if (this.socket === socket) this.socket = undefined;
       socket.close();
     });
+    // Hundreds of commands can be in flight under load: the default 208 KiB receive buffer then
+    // overflows with rtpengine's replies (each loss costs a retransmission timeout). 4 MiB, as the
+    // engine's SIP socket; the kernel caps it at net.core.rmem_max.
+    socket.once('listening', () => {
+      try {
+        socket.setRecvBufferSize(NG_RECEIVE_BUFFER_BYTES);
+      } catch (error) {
+        log.debug({ err: (error as Error).message }, 'ng socket receive buffer left at the default');
+      }
+    });
     socket.bind({ port: 0, address: this.options.localAddress });
     this.socket = socket;
     return socket;
@@ -246,6 +260,7 @@ export class NgClient {
       log.warn({ from: `${remote.address}:${remote.port}` }, 'ng datagram without cookie ignored');
       return;
     }
+    this.lastReplyAt = Date.now();
     const cookie = message.toString('latin1', 0, space);
     const entry = this.pending.get(cookie);
     if (!entry) {

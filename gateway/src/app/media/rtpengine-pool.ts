@@ -174,10 +174,20 @@ export class RtpenginePool extends EventEmitter {
     this.emit('down', node);
   }
 
-  /** A pinned call's command timed out: count it and take the engine out of rotation until a ping succeeds. */
+  /**
+   * A command got no reply after every retransmission: count it, and take the engine out of
+   * rotation until a ping succeeds, unless it answered other commands meanwhile. A busy engine
+   * whose one reply was lost (full socket buffer, a dropped datagram) is not a dead one; refusing
+   * every new call with 503 until the next health ping would turn one loss into many.
+   */
   reportFailure(node: RtpengineNode, error: unknown): void {
     if (!isEngineUnreachable(error)) return;
     node.commandTimeouts += 1;
+    const waitedMs = (error as { elapsedMs?: number }).elapsedMs ?? 0;
+    if (node.client.lastReplyAt > Date.now() - waitedMs) {
+      log.warn({ rtpengine: node.id, err: (error as Error).message }, 'rtpengine answered other commands meanwhile: one reply lost, the engine stays in rotation');
+      return;
+    }
     this.markUnhealthy(node, error as Error);
   }
 

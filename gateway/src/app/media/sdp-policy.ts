@@ -178,9 +178,12 @@ export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
 /** Direction of the first audio section (media level, else session level, else sendrecv). */
 export function audioDirection(sdp: string): MediaDirection {
-  const session = parse(sdp) as SessionDescription & { direction?: MediaDirection };
+  return directionOf(parse(sdp));
+}
+
+function directionOf(session: SessionDescription): MediaDirection {
   const media = audioSections(session)[0];
-  return (media?.direction ?? session.direction ?? 'sendrecv') as MediaDirection;
+  return (media?.direction ?? (session as { direction?: MediaDirection }).direction ?? 'sendrecv') as MediaDirection;
 }
 
 /**
@@ -191,7 +194,7 @@ export function audioIntent(sdp: string): { sends: boolean; receives: boolean } 
   const session = parse(sdp);
   const media = audioSections(session)[0];
   if (!media || media.port === 0) return { sends: false, receives: false };
-  const direction = audioDirection(sdp);
+  const direction = directionOf(session);
   const address = media.connection?.ip ?? session.connection?.ip;
   const zeroAddress = address === '0.0.0.0' || address === '::';
   return {
