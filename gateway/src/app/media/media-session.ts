@@ -350,14 +350,13 @@ export class MediaSession implements CallMedia {
     const node = this.node;
     if (!node) return undefined;
     try {
-      // No from-tag: the whole call goes (with a tag, rtpengine deletes only that branch, and a
-      // call that had a party replaced still holds the old party's monologue).
-      const reply = await node.client.delete({ 'call-id': this.callId, 'delete-delay': 0 });
+      // The whole call goes (with a from-tag, rtpengine deletes only that branch, and a call that
+      // had a party replaced still holds the old party's monologue). Retried later if unanswered.
+      const reply = await this.pool.deleteCall(node, this.callId);
       log.info({ callId: this.callId, rtpengine: node.id }, 'media session deleted');
       return reply;
     } catch (error) {
-      this.pool.reportFailure(node, error);
-      log.warn({ callId: this.callId, rtpengine: node.id, err: (error as Error).message }, 'rtpengine delete failed');
+      log.warn({ callId: this.callId, rtpengine: node.id, err: (error as Error).message }, 'rtpengine delete failed (retried in the background if unanswered)');
       return undefined;
     } finally {
       this.pool.callEnded(node);
@@ -422,6 +421,6 @@ export class MediaSession implements CallMedia {
 
   /** The first offer timed out on `node`; if it did execute there (reply lost), do not leave it behind. */
   private abandonOn(node: RtpengineNode): void {
-    node.client.delete({ 'call-id': this.callId, 'from-tag': this.tags.caller, 'delete-delay': 0 }).catch(() => undefined);
+    this.pool.deleteCall(node, this.callId).catch(() => undefined);
   }
 }

@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { NgClient, NgTimeoutError } from './ng-client';
-import { describeEndpoint, type NgEndpoint } from './ng-types';
+import { describeEndpoint, type NgEndpoint, type NgQueryReply } from './ng-types';
 import { createLogger } from '../../logging/logger';
 
 const log = createLogger('rtpengine-pool');
@@ -97,6 +97,8 @@ export function isEngineUnreachable(error: unknown): boolean {
   return error instanceof NgTimeoutError;
 }
 
+const DELETE_RETRY_DELAYS_MS = [2_000, 10_000, 30_000];
+
 export class RtpenginePool extends EventEmitter {
   readonly nodes: readonly RtpengineNode[];
   private timer: NodeJS.Timeout | undefined;
@@ -104,6 +106,8 @@ export class RtpenginePool extends EventEmitter {
   private lastNoServerLogAt = 0;
   private suppressedNoServerLogs = 0;
   private roundRobin = 0;
+  /** Background retries of deletes that got no reply (see deleteCall). */
+  private readonly deleteRetries = new Set<NodeJS.Timeout>();
 
   constructor(
     endpoints: readonly NgEndpoint[],
@@ -133,7 +137,42 @@ export class RtpenginePool extends EventEmitter {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    for (const timer of this.deleteRetries) clearTimeout(timer);
+    this.deleteRetries.clear();
     for (const node of this.nodes) node.client.close();
+  }
+
+  /**
+   * Deletes a whole call (no from-tag: every monologue of it) on `node`. When the engine does not
+   * answer (an overloaded engine, a lost reply), the delete is tried again in the background after
+   * 2, 10 and 30 s: a call that ended must not leave its session behind. The first failure is still
+   * thrown, for the caller's log.
+   */
+  async deleteCall(node: RtpengineNode, callId: string): Promise<NgQueryReply> {
+    try {
+      return await node.client.delete({ 'call-id': callId, 'delete-delay': 0 });
+    } catch (error) {
+      this.reportFailure(node, error);
+      if (isEngineUnreachable(error)) this.retryDelete(node, callId, 0);
+      throw error;
+    }
+  }
+
+  private retryDelete(node: RtpengineNode, callId: string, attempt: number): void {
+    const delay = DELETE_RETRY_DELAYS_MS[attempt];
+    if (delay === undefined || !this.timer) return; // given up, or the pool was stopped
+    const timer = setTimeout(() => {
+      this.deleteRetries.delete(timer);
+      node.client.delete({ 'call-id': callId, 'delete-delay': 0 }).then(
+        () => log.info({ callId, rtpengine: node.id, attempt: attempt + 2 }, 'media session deleted on a later try'),
+        (error: unknown) => {
+          if (isEngineUnreachable(error)) this.retryDelete(node, callId, attempt + 1);
+          else log.info({ callId, rtpengine: node.id, err: (error as Error).message }, 'delete retry: rtpengine no longer has the call');
+        },
+      );
+    }, delay);
+    timer.unref();
+    this.deleteRetries.add(timer);
   }
 
   /** One health round: ping every engine whose previous ping has finished. */
