@@ -43,6 +43,8 @@ export interface CallStackOptions {
   staticPhones?: Array<{ username: string; uri: string }>;
   /** Overrides for config.rtpengine (e.g. remote mode). */
   rtpengine?: Record<string, unknown>;
+  /** config.calls */
+  calls?: Record<string, unknown>;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -91,6 +93,7 @@ export async function startCallStack(options: CallStackOptions = {}): Promise<Ca
           ...Object.values(phones).map((p) => ({ username: p.name, uri: `sip:${p.name}@127.0.0.1:${p.port}` })),
           ...(options.staticPhones ?? []),
         ],
+        calls: options.calls ?? {},
         rtpengine: {
           mode: 'local',
           local: { ngPort: await freeUdpPort(), portMin, portMax: portMin + 399 },

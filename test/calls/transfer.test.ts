@@ -17,7 +17,7 @@ describe.skipIf(rtpengineMissing)('blind transfer', () => {
   let desk3: SipPhone;
 
   beforeAll(async () => {
-    stack = await startCallStack({ phones: ['desk1', 'desk2', 'desk3'] });
+    stack = await startCallStack({ phones: ['desk1', 'desk2', 'desk3'], calls: { transferRingTimeoutSeconds: 2 } });
     ({ desk1, desk2, desk3 } = stack.phones as Record<'desk1' | 'desk2' | 'desk3', SipPhone>);
   });
   beforeEach(async () => stack.resetPhones());
@@ -138,6 +138,21 @@ describe.skipIf(rtpengineMissing)('blind transfer', () => {
     desk3.respond(180, 'Ringing');
     expect(statusOf(await desk1.transact('BYE'))).toBe(200);
     await desk3.next(isRequest('CANCEL')); // the phone answers 200 to it and 487 to its INVITE
+    await desk2.next(isRequest('BYE'));
+  });
+
+  it('CANCELs a target that rings past the ring timeout (2 s here), NOTIFYs 408, and the call goes on', async () => {
+    await established();
+    expect(statusOf(await desk2.transact('REFER', { extra: `Refer-To: <sip:desk3@127.0.0.1>\r\n` }))).toBe(202);
+    await desk3.awaitInvite();
+    desk3.respond(180, 'Ringing');
+    await desk3.next(isRequest('CANCEL'), 6000);
+    const failed = await desk2.next((m) => isRequest('NOTIFY')(m) && bodyOf(m).startsWith('SIP/2.0 408'), 6000);
+    expect(header(failed, 'Subscription-State')).toMatch(/^terminated/);
+    const flow = await exchangeAudio(desk1, desk2);
+    expect(flow.a).toBeGreaterThan(30);
+    expect(flow.b).toBeGreaterThan(30);
+    expect(statusOf(await desk1.transact('BYE'))).toBe(200);
     await desk2.next(isRequest('BYE'));
   });
 

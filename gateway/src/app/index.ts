@@ -71,7 +71,7 @@ export async function startGatewayApp(conn: DrachtioConnection, config: GatewayC
       skip: (req) => router.phoneAt(req.source_address, Number(req.source_port)) !== undefined,
     });
     srf.use('invite', inviteAuth as never);
-    srf.invite(createInviteHandler({ srf, router, registrar, pool: media.pool, calls }));
+    srf.invite(createInviteHandler({ srf, router, registrar, pool: media.pool, calls, transferRingTimeoutMs: config.calls.transferRingTimeoutSeconds * 1000 }));
     srf.use('options', (_req, res) => res.send(200));
     const hostport = await connect(srf, conn);
     log.info({ hostport, users: config.users.length, phones: config.phones.length }, 'app connected to SIP server');

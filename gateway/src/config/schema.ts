@@ -80,6 +80,12 @@ export const GatewayConfigSchema = z.object({
   phones: z.array(StaticPhoneSchema).default([]),
   registrar: RegistrarSchema.prefault({}),
   rtpengine: RtpengineSchema.prefault({}),
+  calls: z
+    .object({
+      /** How long a blind-transfer target may ring before it is CANCELled (the transfer then fails with 408). */
+      transferRingTimeoutSeconds: z.number().min(1).max(600).default(60),
+    })
+    .prefault({}),
   http: z
     .object({
       host: z.string().default('127.0.0.1'),

@@ -24,6 +24,8 @@ export interface InviteDeps {
   registrar: Registrar;
   pool: RtpenginePool;
   calls: CallRegistry;
+  /** Blind-transfer targets ring at most this long (default TRANSFER_RING_TIMEOUT_MS). */
+  transferRingTimeoutMs?: number;
 }
 
 function sameSdp(a: string, b: string): boolean {
@@ -40,7 +42,7 @@ function callEvents(d: InviteDeps): CallEvents {
   const events: CallEvents = {
     ended: (c) => d.calls.remove(c),
     refer: (call, leg, req, res) =>
-      void handleRefer({ srf: d.srf, router: d.router, calls: d.calls, events }, call, leg, req, res).catch((err: unknown) => {
+      void handleRefer({ srf: d.srf, router: d.router, calls: d.calls, events, ringTimeoutMs: d.transferRingTimeoutMs }, call, leg, req, res).catch((err: unknown) => {
         log.error({ call: call.id, err: (err as Error).stack }, 'REFER handling failed');
         if (!res.finalResponseSent) res.send(500);
       }),
