@@ -13,6 +13,7 @@ import {
   offersAnyCodec,
   removeCodecs,
   stripBrowserAttributes,
+  stripSsrcAttributes,
 } from '../../gateway/src/app/media/sdp-policy';
 import { codecPlanFor, ngProfileFor, resolveMediaPolicy } from '../../gateway/src/app/media/leg-profiles';
 import { parseDtmfDatagram } from '../../gateway/src/app/media/dtmf-events';
@@ -47,6 +48,10 @@ describe('sdp policy', () => {
     expect(stripped).not.toMatch(/^a=(ssrc|ssrc-group|msid|msid-semantic|extmap-allow-mixed)\b/m);
     expect(stripped).toMatch(/^a=rtpmap:111 opus\/48000\/2\r$/m);
     expect(stripped).toMatch(/^a=ice-ufrag:/m);
+    // SDP that has none of them (a SIP phone's) comes back as it was, not re-serialised.
+    const phone = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n';
+    expect(stripBrowserAttributes(phone)).toBe(phone);
+    expect(stripSsrcAttributes(phone)).toBe(phone);
   });
 
   it('filters candidates by network', () => {

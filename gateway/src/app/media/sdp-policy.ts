@@ -111,6 +111,8 @@ export function removeCodecs(sdp: string, names: readonly string[]): string {
  * a=msid-semantic and a=extmap-allow-mixed (session).
  */
 export function stripBrowserAttributes(sdp: string): string {
+  // Most SDP toward a SIP phone has none of them: skip the parse and write (twice per call).
+  if (!/^a=(ssrc|msid|extmap-allow-mixed)/m.test(sdp)) return sdp;
   const session = parse(sdp) as SessionDescription & { extmapAllowMixed?: unknown };
   delete session.msidSemantic;
   delete session.extmapAllowMixed;
@@ -133,6 +135,7 @@ export function stripBrowserAttributes(sdp: string): string {
  * track plays silence (test/e2e case c). Without a=ssrc, Chrome maps the SSRC to the m-line by MID.
  */
 export function stripSsrcAttributes(sdp: string): string {
+  if (!/^a=ssrc/m.test(sdp)) return sdp;
   const session = parse(sdp);
   let changed = false;
   for (const media of session.media) {
