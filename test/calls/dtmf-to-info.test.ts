@@ -39,7 +39,7 @@ describe.skipIf(rtpengineMissing)('RFC 4733 -> SIP INFO toward phones that asked
   afterAll(async () => stack?.stop());
 
   /** desk1 calls desk2, each asking or not; both talk (rtpengine paces and reports by the media it relays). */
-  async function establish(ask: { caller?: boolean; callee?: boolean }): Promise<{ teAtCaller: number; teAtCallee: number }> {
+  async function establish(ask: { caller?: boolean; callee?: boolean }): Promise<{ teAtCaller: number; teAtCallee: number; ok: string }> {
     desk1.invite('desk2', { extra: ask.caller ? ASK : '' });
     const invite = await desk2.awaitInvite();
     desk2.respond(200, 'OK', { sdp: desk2.rtp.sdp({ payloadTypes: [0, TE], telephoneEventPt: TE }), extra: ask.callee ? ASK : undefined });
@@ -51,7 +51,7 @@ describe.skipIf(rtpengineMissing)('RFC 4733 -> SIP INFO toward phones that asked
     desk1.rtp.startAudio();
     desk2.rtp.startAudio();
     await until(() => desk1.rtp.count() > 5 && desk2.rtp.count() > 5, (v) => v, 5000, 'media both ways');
-    return { teAtCaller: audioEndpoint(bodyOf(ok)).telephoneEventPt!, teAtCallee: audioEndpoint(bodyOf(invite)).telephoneEventPt! };
+    return { teAtCaller: audioEndpoint(bodyOf(ok)).telephoneEventPt!, teAtCallee: audioEndpoint(bodyOf(invite)).telephoneEventPt!, ok };
   }
 
   /** One RFC 4733 digit from `phone` (audio paused meanwhile, as phones do). */
@@ -67,7 +67,8 @@ describe.skipIf(rtpengineMissing)('RFC 4733 -> SIP INFO toward phones that asked
     until(() => signals(phone), (s) => s.length >= n, 10_000, `${n} INFO at ${phone.name} (${what})`);
 
   it('the caller asked in its INVITE: the callee\'s RFC 4733 digits reach it as INFO, in order, and as RFC 4733 too', async () => {
-    const { teAtCaller, teAtCallee } = await establish({ caller: true });
+    const { teAtCaller, teAtCallee, ok } = await establish({ caller: true });
+    expect(header(ok, 'Recv-Info')).toBe('dtmf'); // RFC 6086 §5.2.2: the gateway's 200 answers with its own
     const since = Date.now();
     await press(desk2, teAtCallee, 1, 160);
     await press(desk2, teAtCallee, 11, 200);

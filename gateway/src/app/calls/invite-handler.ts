@@ -112,7 +112,11 @@ export function createInviteHandler(d: InviteDeps) {
         if (early) await media.offer('caller', req.body);
         answer = await media.answer('callee', uac.remote.sdp);
       }
-      const uas = await d.srf.createUAS(req, res, { localSdp: answer, headers: { 'Content-Type': 'application/sdp' } });
+      const headers: Record<string, string> = { 'Content-Type': 'application/sdp' };
+      // RFC 6086 §5.2.2: an INVITE with Recv-Info gets one back. The gateway takes DTMF INFO from
+      // either leg (played as RFC 4733), so it announces the dtmf package.
+      if (req.has('Recv-Info')) headers['Recv-Info'] = 'dtmf';
+      const uas = await d.srf.createUAS(req, res, { localSdp: answer, headers });
       const call = new BridgedCall(callId, uas, uac, media, callEvents(d));
       d.calls.add(call);
       call.start();
