@@ -20,15 +20,13 @@ const log = createLogger('transfer');
 type Req = Srf.SrfRequest;
 type Res = Srf.SrfResponse;
 
-/** How long a blind-transfer target may ring before it is CANCELled (the transfer then fails with 408). */
-export const TRANSFER_RING_TIMEOUT_MS = 60_000;
-
 export interface TransferDeps {
   srf: Srf;
   router: Router;
   calls: CallRegistry;
   events: CallEvents;
-  ringTimeoutMs?: number;
+  /** How long a target may ring before it is CANCELled (config calls.transferRingTimeoutSeconds). */
+  ringTimeoutMs: number;
 }
 
 /** Dialogs in leg order (caller, callee) for a call whose `leg` is held by `dialog`. */
@@ -86,7 +84,7 @@ export async function blindTransfer(d: TransferDeps, call: BridgedCall, transfer
   const headers: Record<string, string> = { 'Referred-By': (req.get('Referred-By') ?? req.get('From')).replace(/;\s*tag=[^;>\s]*/i, '') };
   const from = identityOf(transferee);
   if (from) headers.From = from;
-  const ringTimeout = AbortSignal.timeout(d.ringTimeoutMs ?? TRANSFER_RING_TIMEOUT_MS);
+  const ringTimeout = AbortSignal.timeout(d.ringTimeoutMs);
   let uac: Srf.Dialog;
   try {
     uac = await swapParty({

@@ -24,8 +24,8 @@ export interface InviteDeps {
   registrar: Registrar;
   pool: RtpenginePool;
   calls: CallRegistry;
-  /** Blind-transfer targets ring at most this long (default TRANSFER_RING_TIMEOUT_MS). */
-  transferRingTimeoutMs?: number;
+  /** Blind-transfer targets ring at most this long (config calls.transferRingTimeoutSeconds). */
+  transferRingTimeoutMs: number;
 }
 
 function sameSdp(a: string, b: string): boolean {
