@@ -323,7 +323,8 @@ export class E2E {
  * Debugging knobs (environment): E2E_LOG_LEVEL (gateway log level, default info; debug shows
  * rtpengine's output), E2E_DEBUG=1 (diagnostics at the end of every file), E2E_KEEP_LOGS=<dir>
  * (keep the gateway log, config and SIPp message logs), E2E_CONFIG_PATCH='{"media":{...}}'
- * (merged into the generated config's rtpengine section, for experiments).
+ * (merged into the generated config's rtpengine section, for experiments), E2E_WEBRTC_LOG=1 with
+ * DEBUG=pw:browser (Chromium's WebRTC receive-side log: which SSRC its audio output follows).
  */
 export function e2eSuite(label: string): { get: () => E2E } {
   let e2e: E2E | undefined;

@@ -51,6 +51,14 @@ export const CHROMIUM_ARGS: readonly string[] = [
   '--autoplay-policy=no-user-gesture-required',
 ];
 
+/**
+ * Debugging knob: E2E_WEBRTC_LOG=1 adds Chromium's WebRTC receive-side logs (unsignaled SSRC streams,
+ * demuxing, NetEq) to its stderr, which Playwright prints with DEBUG=pw:browser.
+ */
+const WEBRTC_LOG_ARGS: readonly string[] = process.env.E2E_WEBRTC_LOG
+  ? ['--enable-logging=stderr', '--vmodule=*webrtc_voice_engine*=2,*rtp_demuxer*=2,*channel*=2,*neteq*=1']
+  : [];
+
 /** Why Chromium browser tests cannot run here, or undefined when they can. */
 export function chromiumUnavailableReason(executablePath = CHROMIUM_PATH): string | undefined {
   try {
@@ -142,7 +150,7 @@ export class ChromiumBrowser {
         executablePath,
         headless: true,
         ignoreHTTPSErrors: options.ignoreHTTPSErrors ?? true,
-        args: [...CHROMIUM_ARGS, ...(options.extraArgs ?? [])],
+        args: [...CHROMIUM_ARGS, ...(options.extraArgs ?? []), ...WEBRTC_LOG_ARGS],
         // Chromium's crashpad database, dconf and PulseAudio client files go under HOME/XDG dirs:
         // keep them in the temporary directory too.
         env: {

@@ -126,6 +126,49 @@ describe.skipIf(rtpengineMissing)('legacy <-> legacy call through a real rtpengi
     bob.stopAudio();
   });
 
+  it('after a party swap, a re-offer from either leg changes no SSRC toward the answerer, not even for packets sent before the answer', async () => {
+    // A swap (transfers) leaves the old party's monologue subscribed, so rtpengine 10.5 re-subscribes
+    // both ways at every offer and, until the answer, forwards the offerer's packets with their own
+    // SSRC instead of the mapped one: a browser then plays nothing (media-gate.ts). The gateway
+    // holds the offerer's packets back meanwhile.
+    const { session, alice, bob } = await setUpCall();
+    const carol = await RtpPhone.open('carol');
+    phones.push(carol);
+    session.replaceParty('callee', 'legacy');
+    carol.useRemoteSdp(await session.offer('caller', alice.sdp()));
+    await session.answer('callee', carol.sdp());
+    bob.stopAudio();
+    await Promise.all([alice.sendAudio(10), carol.sendAudio(10)]);
+    await sleep(100);
+    const ssrcs = (phone: RtpPhone) => new Set(phone.received.map((p) => p.ssrc));
+    const before = { alice: ssrcs(alice), carol: ssrcs(carol) };
+    expect([before.alice.size, before.carol.size]).toEqual([1, 1]);
+    for (const [offerer, answerer, leg] of [[alice, carol, 'caller'], [carol, alice, 'callee']] as const) {
+      await session.offer(leg, offerer.sdp());
+      await offerer.sendAudio(5); // the window: offer done, answer not yet
+      expect(session.blockedLegs).toEqual([leg]);
+      await session.answer(leg === 'caller' ? 'callee' : 'caller', answerer.sdp());
+      expect(session.blockedLegs).toEqual([]);
+      const resumed = Date.now();
+      await Promise.all([alice.sendAudio(10), carol.sendAudio(10)]);
+      await sleep(100);
+      expect(answerer.count(resumed)).toBeGreaterThan(5);
+    }
+    expect({ alice: ssrcs(alice), carol: ssrcs(carol) }).toEqual(before);
+  });
+
+  it('a rejected re-offer lets the offerer\'s media flow again', async () => {
+    const { session, alice, bob } = await setUpCall();
+    await session.offer('callee', bob.sdp());
+    expect(session.blockedLegs).toEqual(['callee']);
+    await session.abandonPendingOffer();
+    expect(session.blockedLegs).toEqual([]);
+    const after = Date.now();
+    await bob.sendAudio(10);
+    await sleep(100);
+    expect(alice.count(after)).toBeGreaterThan(5);
+  });
+
   it('a codec change by re-offer (PCMU -> PCMA) goes through rtpengine again', async () => {
     const { session, alice, bob } = await setUpCall();
     const toAlice = await session.offer('callee', bob.sdp({ payloadTypes: [8, 101] }));

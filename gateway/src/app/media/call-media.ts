@@ -21,7 +21,8 @@ export interface CallMedia {
   offer(fromLeg: LegId, sdp: string): Promise<string>;
   /** The answer from `toLeg` to the pending offer; returns the SDP for the offerer. */
   answer(toLeg: LegId, sdp: string): Promise<string>;
-  abandonPendingOffer(): void;
+  /** Forget a rejected offer (and let the offerer's media flow again). Never throws. */
+  abandonPendingOffer(): Promise<void>;
   /** RFC 4733 as if `fromLeg` had sent it (the packets reach the other leg). */
   playDtmf(fromLeg: LegId, digit: string, options?: PlayDtmfOptions): Promise<void>;
   legKind(leg: LegId): LegKind | undefined;

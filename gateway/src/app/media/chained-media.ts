@@ -69,9 +69,8 @@ export class ChainedMedia implements CallMedia {
     return offerer.media.answer(otherLeg(offerer.leg), towardLink);
   }
 
-  abandonPendingOffer(): void {
-    this.ends.caller.media.abandonPendingOffer();
-    this.ends.callee.media.abandonPendingOffer();
+  async abandonPendingOffer(): Promise<void> {
+    await Promise.all([this.ends.caller.media.abandonPendingOffer(), this.ends.callee.media.abandonPendingOffer()]);
   }
 
   playDtmf(fromLeg: LegId, digit: string, options?: PlayDtmfOptions): Promise<void> {

@@ -28,6 +28,7 @@ import {
 import { createLogger } from '../../logging/logger';
 import type { CallMedia, RtpenginePart } from './call-media';
 import { SdpOrigin } from './sdp-origin';
+import { MediaGate, type GateSnapshot } from './media-gate';
 
 const log = createLogger('media-session');
 
@@ -96,8 +97,8 @@ export class MediaSession implements CallMedia {
   /** Tags rtpengine has seen in an offer or answer (a to-tag may only be sent once it has). */
   private readonly knownToEngine = new Set<LegId>();
   private deleting: Promise<NgQueryReply | undefined> | undefined;
-  /** Legs whose outgoing media rtpengine currently drops (enforceDirection). */
-  private readonly blocked = new Set<LegId>();
+  /** Legs whose outgoing media rtpengine currently drops, and why (media-gate.ts). */
+  private readonly gate = new MediaGate((leg, block) => this.sendBlock(leg, block));
   /** The o= line each party sees (one session id per party, versions that follow changes). */
   private readonly origins: Record<LegId, SdpOrigin> = { caller: new SdpOrigin(), callee: new SdpOrigin() };
   /** A leg whose new party rtpengine does not know yet: the next offer toward it names its tag. */
@@ -168,6 +169,8 @@ export class MediaSession implements CallMedia {
       'from-tag': this.tags[fromLeg],
       'to-tag': this.knownToEngine.has(toLeg) || this.introducing?.leg === toLeg ? this.tags[toLeg] : undefined,
     };
+    // A re-offer to the party already there: its packets are held back until the answer (media-gate.ts).
+    if (this.currentState === 'established' && this.introducing?.leg !== toLeg) await this.gate.set(fromLeg, { renegotiating: true });
     if (this.introducing?.leg === toLeg) this.introducing.offered = true; // even if the reply is lost
 
     let reply: NgReply & { sdp?: string };
@@ -216,9 +219,7 @@ export class MediaSession implements CallMedia {
     if (this.introducing?.leg === toLeg) this.introducing = undefined;
     this.pending = undefined;
     this.currentState = 'established';
-    if (this.policy.enforceDirection) {
-      await this.applyDirections({ [pending.fromLeg]: pending.offerSdp, [toLeg]: sdp } as Record<LegId, string>);
-    }
+    await this.applyDirections({ [pending.fromLeg]: pending.offerSdp, [toLeg]: sdp } as Record<LegId, string>);
     return this.prepareOutgoing(pending.fromLeg, towardKind, this.requireSdp(reply, 'answer'));
   }
 
@@ -245,7 +246,7 @@ export class MediaSession implements CallMedia {
       tag: this.tags[leg],
       kind: this.kinds[leg],
       known: this.knownToEngine.has(leg),
-      blocked: this.blocked.has(leg),
+      gate: this.gate.reset(leg),
       codecPlan: this.codecPlan,
       origin: this.origins[leg],
     };
@@ -253,7 +254,6 @@ export class MediaSession implements CallMedia {
     this.tags[leg] = tag;
     this.kinds[leg] = kind;
     this.knownToEngine.delete(leg);
-    this.blocked.delete(leg);
     this.codecPlan = undefined; // decided afresh for the new pair of kinds
     this.origins[leg] = new SdpOrigin(); // a new dialog: a new SDP session
     this.introducing = { leg, offered: false };
@@ -269,8 +269,7 @@ export class MediaSession implements CallMedia {
         this.tags[leg] = before.tag;
         this.kinds[leg] = before.kind;
         if (before.known) this.knownToEngine.add(leg);
-        if (before.blocked) this.blocked.add(leg);
-        else this.blocked.delete(leg);
+        this.gate.restore(leg, before.gate);
         this.codecPlan = before.codecPlan;
         this.origins[leg] = before.origin;
         log.info({ callId: this.callId, leg, tag: before.tag }, 'party replacement reverted');
@@ -281,35 +280,45 @@ export class MediaSession implements CallMedia {
     };
   }
 
-  /** Legs whose media rtpengine is dropping because the other leg does not want to receive it. */
+  /** Legs whose media rtpengine is dropping (the other leg does not want it, or a re-offer is pending). */
   get blockedLegs(): LegId[] {
-    return [...this.blocked];
+    return this.gate.blockedLegs;
   }
 
   /**
-   * Media from leg Y to leg X flows only when Y sends and X receives (per their own SDP in the
-   * exchange just completed); otherwise Y's packets are blocked. Runs after every answer, so a
-   * resume always unblocks.
+   * After every answer. The offerer's packets flow again, and with enforceDirection media from leg
+   * Y to leg X flows only when Y sends and X receives (per their own SDP in the exchange just
+   * completed); otherwise Y's packets are blocked. So a resume always unblocks.
    */
   private async applyDirections(sdpByLeg: Record<LegId, string>): Promise<void> {
-    const intents = { caller: audioIntent(sdpByLeg.caller), callee: audioIntent(sdpByLeg.callee) };
+    const intents = this.policy.enforceDirection ? { caller: audioIntent(sdpByLeg.caller), callee: audioIntent(sdpByLeg.callee) } : undefined;
     for (const sender of ['caller', 'callee'] as const) {
-      const shouldBlock = !(intents[sender].sends && intents[otherLeg(sender)].receives);
-      if (shouldBlock === this.blocked.has(sender)) continue;
-      const params = { 'call-id': this.callId, 'from-tag': this.tags[sender] };
-      await this.onPinned((node) => (shouldBlock ? node.client.blockMedia(params) : node.client.unblockMedia(params)));
-      if (shouldBlock) this.blocked.add(sender);
-      else this.blocked.delete(sender);
-      log.debug({ callId: this.callId, leg: sender, blocked: shouldBlock }, 'media direction enforced');
+      const direction = intents ? !(intents[sender].sends && intents[otherLeg(sender)].receives) : false;
+      if (await this.gate.set(sender, { renegotiating: false, direction })) {
+        log.debug({ callId: this.callId, leg: sender, blocked: direction }, 'media direction enforced');
+      }
     }
   }
 
+  private async sendBlock(leg: LegId, block: boolean): Promise<void> {
+    const params = { 'call-id': this.callId, 'from-tag': this.tags[leg] };
+    await this.onPinned((node) => (block ? node.client.blockMedia(params) : node.client.unblockMedia(params)));
+  }
+
   /**
-   * Forget a pending offer that the far end rejected (e.g. 488 to a re-INVITE). rtpengine keeps what
-   * the offer set up; the next offer/answer overrides it.
+   * Forget a pending offer that the far end rejected (e.g. 488 to a re-INVITE), and let the
+   * offerer's media flow again. rtpengine keeps what the offer set up; the next offer/answer
+   * overrides it. Never throws.
    */
-  abandonPendingOffer(): void {
+  async abandonPendingOffer(): Promise<void> {
     this.pending = undefined;
+    if (this.currentState === 'deleted') return;
+    for (const leg of ['caller', 'callee'] as const) {
+      if (!this.gate.has(leg, 'renegotiating')) continue;
+      await this.gate.set(leg, { renegotiating: false }).catch((err: unknown) => {
+        log.warn({ callId: this.callId, leg, err: (err as Error).message }, 'could not unblock media after an abandoned offer');
+      });
+    }
   }
 
   /** Plays an RFC 4733 digit as if `fromLeg` had sent it: the packets go to the other leg (SIP INFO -> 4733). */
