@@ -8,24 +8,36 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { header, statusOf } from '../engine/engine-fixture';
 import { rtpengineMissing } from '../media/rtpengine-fixture';
 import { exchangeAudio, startCallStack, until, type CallStack } from './call-fixture';
-import { bodyOf, isRequest, type SipPhone } from './sip-phone';
+import { bodyOf, isRequest, SipPhone } from './sip-phone';
+import { client, register } from '../registrar/registrar-fixture';
 
 describe.skipIf(rtpengineMissing)('blind transfer', () => {
   let stack: CallStack;
   let desk1: SipPhone;
   let desk2: SipPhone;
   let desk3: SipPhone;
+  /** alice's two registered phones (not in config.phones). */
+  let a1: SipPhone;
+  let a2: SipPhone;
 
   beforeAll(async () => {
     stack = await startCallStack({ phones: ['desk1', 'desk2', 'desk3'], calls: { transferRingTimeoutSeconds: 2 } });
     ({ desk1, desk2, desk3 } = stack.phones as Record<'desk1' | 'desk2' | 'desk3', SipPhone>);
+    a1 = await SipPhone.open('alice', stack.gatewayPort);
+    a2 = await SipPhone.open('alice', stack.gatewayPort);
   });
-  beforeEach(async () => stack.resetPhones());
+  beforeEach(async () => {
+    await stack.resetPhones();
+    for (const p of [a1, a2]) await p.reset();
+  });
   afterEach(async () => {
-    for (const p of [desk1, desk2, desk3]) p.rtp.stopAudio();
+    for (const p of [desk1, desk2, desk3, a1, a2]) p.rtp.stopAudio();
     await stack.assertClean();
   });
-  afterAll(async () => stack?.stop());
+  afterAll(async () => {
+    for (const p of [a1, a2]) p?.close();
+    await stack?.stop();
+  });
 
   async function established(): Promise<void> {
     desk1.invite('desk2');
@@ -61,6 +73,65 @@ describe.skipIf(rtpengineMissing)('blind transfer', () => {
     const bye = await desk1.transact('BYE');
     expect(statusOf(bye)).toBe(200);
     await desk3.next(isRequest('BYE'));
+  });
+
+  /** a1 and a2 register as alice (digest over UDP); returns what unregisters them. */
+  async function registerAlice(): Promise<(() => Promise<void>)[]> {
+    const unregister: (() => Promise<void>)[] = [];
+    for (const phone of [a1, a2]) {
+      const c = client(phone, 'UDP', 'alice');
+      expect(statusOf((await register(c, { expires: 300 })).res)).toBe(200);
+      unregister.push(async () => void expect(statusOf((await register(c, { expires: 0 })).res)).toBe(200));
+    }
+    return unregister;
+  }
+
+  it('a target user whose contacts all refuse: the transferor hears the best status (486 over 480), the call stays', async () => {
+    const unregister = await registerAlice();
+    try {
+      await established();
+      expect(statusOf(await desk2.transact('REFER', { extra: `Refer-To: <sip:alice@127.0.0.1>\r\n` }))).toBe(202);
+      await Promise.all([a1.awaitInvite(), a2.awaitInvite()]);
+      a1.respond(486, 'Busy Here');
+      await a1.next(isRequest('ACK'));
+      a2.respond(480, 'Temporarily Unavailable'); // the last failure is not the best one
+      await desk2.next((m) => isRequest('NOTIFY')(m) && bodyOf(m).startsWith('SIP/2.0 486'));
+      await until(() => stack.app.calls.size, (n) => n === 1, 5000, 'the call registered in the app');
+      const back = await exchangeAudio(desk1, desk2);
+      expect(back.a).toBeGreaterThan(30);
+      expect(back.b).toBeGreaterThan(30);
+      expect(statusOf(await desk1.transact('BYE'))).toBe(200);
+      await desk2.next(isRequest('BYE'));
+    } finally {
+      for (const u of unregister) await u();
+    }
+  });
+
+  it('a target user with two registered contacts: both ring with the same offer, the first 200 wins, the other is CANCELled', async () => {
+    const unregister = await registerAlice();
+    try {
+      await established();
+      expect(statusOf(await desk2.transact('REFER', { extra: `Refer-To: <sip:alice@127.0.0.1>\r\n` }))).toBe(202);
+      const [inv1, inv2] = await Promise.all([a1.awaitInvite(), a2.awaitInvite()]);
+      expect(bodyOf(inv1)).toBe(bodyOf(inv2)); // one new rtpengine party: the same offer to both
+      a1.respond(180, 'Ringing');
+      a2.answer();
+      await a2.next(isRequest('ACK'));
+      const cancel = await a1.next(isRequest('CANCEL'));
+      expect(header(cancel, 'Call-ID')).toBe(header(inv1, 'Call-ID'));
+      await a1.next(isRequest('ACK')); // the ACK of its 487
+      expect(a1.all(isRequest('BYE'))).toHaveLength(0);
+      await desk2.next((m) => isRequest('NOTIFY')(m) && bodyOf(m).startsWith('SIP/2.0 200'));
+      await desk2.next(isRequest('BYE'));
+      await until(() => stack.app.calls.size, (n) => n === 1, 5000, 'the transferred call registered in the app');
+      const flow = await exchangeAudio(desk1, a2);
+      expect(flow.a).toBeGreaterThan(30);
+      expect(flow.b).toBeGreaterThan(30);
+      expect(statusOf(await desk1.transact('BYE'))).toBe(200);
+      await a2.next(isRequest('BYE'));
+    } finally {
+      for (const u of unregister) await u();
+    }
   });
 
   it('after the transfer, hold and resume still work both ways (desk1 holds desk3, then resumes)', async () => {

@@ -5,6 +5,11 @@
  * place: party-swap.ts), re-INVITEs the transferee toward it, reports progress to the transferor
  * with NOTIFY (message/sipfrag), and hangs the transferor up. The target must be routable like
  * any call (no open relay). A target that does not answer within the ring timeout is CANCELled.
+ *
+ * A target user with several contacts has them all rung at once, like any call to them (the
+ * first 2xx wins, the others are CANCELled), but only contacts of one kind: the newcomer gets one
+ * rtpengine party, whose SDP is either for browsers or for SIP phones. The kind is that of the
+ * router's first target.
  */
 import type Srf from 'drachtio-srf';
 import { createLogger } from '../../logging/logger';
@@ -12,6 +17,7 @@ import { otherLeg, type LegId } from '../media/media-session';
 import type { Router } from '../routing/router';
 import { BridgedCall, hangUp, type CallEvents } from './bridged-call';
 import type { CallRegistry } from './call-registry';
+import { better } from './outbound-fork';
 import { SwapFailed, swapParty } from './party-swap';
 import { ReferProgress } from './refer-request';
 
@@ -67,6 +73,36 @@ async function callTarget(srf: Srf, uri: string, offer: string, headers: Record<
   }
 }
 
+/**
+ * Rings every URI at once with the same offer (RFC 3261 §16-style forking done by the B2BUA; the
+ * targets are of one kind, so one SDP fits all): the first 2xx wins, the others are CANCELled and
+ * a late 2xx gets a BYE. When every target fails, the best failure is thrown (486 over 480...).
+ */
+function ringTargets(srf: Srf, uris: string[], offer: string, headers: Record<string, string>, cancelOn: AbortSignal): Promise<Srf.Dialog> {
+  const others = new AbortController();
+  const signal = AbortSignal.any([cancelOn, others.signal]);
+  return new Promise((resolve, reject) => {
+    let winner: Srf.Dialog | undefined;
+    const failures: unknown[] = [];
+    for (const uri of uris) {
+      callTarget(srf, uri, offer, headers, signal).then(
+        (dialog) => {
+          if (winner) return hangUp(dialog);
+          winner = dialog;
+          others.abort();
+          resolve(dialog);
+        },
+        (err: unknown) => {
+          failures.push(err);
+          if (failures.length < uris.length) return;
+          const status = (e: unknown) => ((e as { status?: number }).status ?? 500);
+          reject(failures.reduce((best, e) => (better(status(e), status(best)) ? e : best)));
+        },
+      );
+    }
+  });
+}
+
 export async function blindTransfer(d: TransferDeps, call: BridgedCall, transferorLeg: LegId, target: string, req: Req, res: Res): Promise<void> {
   const route = d.router.resolve(target);
   if ('status' in route) {
@@ -80,7 +116,11 @@ export async function blindTransfer(d: TransferDeps, call: BridgedCall, transfer
   const transferee = call.dialogOf(transfereeLeg);
   const progress = new ReferProgress(transferor, req.get('CSeq'));
   void progress.notify('100 Trying', false);
-  const dest = route.targets[0];
+  const dest = route.targets[0]!;
+  const dests = route.targets.filter((t) => t.kind === dest.kind);
+  if (dests.length < route.targets.length) {
+    log.info({ call: call.id, target, rung: dests.length, skipped: route.targets.length - dests.length, kind: dest.kind }, 'transfer rings only the target\'s contacts of one kind');
+  }
   const headers: Record<string, string> = { 'Referred-By': (req.get('Referred-By') ?? req.get('From')).replace(/;\s*tag=[^;>\s]*/i, '') };
   const from = identityOf(transferee);
   if (from) headers.From = from;
@@ -94,12 +134,12 @@ export async function blindTransfer(d: TransferDeps, call: BridgedCall, transfer
       staySdp: call.lastSdp(transfereeLeg),
       leavingSdp: call.lastSdp(transferorLeg),
       newcomerKind: dest.kind,
-      reach: (offer) => callTarget(d.srf, dest.uri, offer, headers, AbortSignal.any([call.endedSignal, ringTimeout])),
+      reach: (offer) => ringTargets(d.srf, dests.map((t) => t.uri), offer, headers, AbortSignal.any([call.endedSignal, ringTimeout])),
     });
   } catch (err) {
     const failure = err instanceof SwapFailed ? err : new SwapFailed(err, undefined);
     const noAnswer = ringTimeout.aborted && !call.endedSignal.aborted;
-    log.info({ call: call.id, target: dest.uri, status: failure.status, noAnswer, err: failure.message }, 'transfer failed; the call stays as it was');
+    log.info({ call: call.id, target, status: failure.status, noAnswer, err: failure.message }, 'transfer failed; the call stays as it was');
     if (failure.reached) hangUp(failure.reached);
     if (call.transferorConnected) await progress.notify(noAnswer ? '408 Request Timeout' : `${failure.status} ${failure.reason}`, true);
     call.transferFailed();
@@ -113,7 +153,7 @@ export async function blindTransfer(d: TransferDeps, call: BridgedCall, transfer
   const next = new BridgedCall(`${call.id}~${dest.user}`, ...dialogsByLeg(transfereeLeg, transferee, uac), call.media, d.events);
   d.calls.add(next);
   next.start();
-  log.info({ call: call.id, transferee: transfereeLeg, target: dest.uri }, 'blind transfer completed');
+  log.info({ call: call.id, transferee: transfereeLeg, target: uac.remote.uri ?? target }, 'blind transfer completed');
   if (transferorStillThere) {
     await progress.notify('200 OK', true);
     hangUp(transferor);

@@ -52,12 +52,16 @@ interface Branch {
   early?: Promise<EarlyAnswer | undefined>;
 }
 
-/** RFC 3261 §16.7 step 6 in short: 6xx wins, then the lowest class, 503 reported as 500... kept simple here. */
-function better(a: number, b: number): boolean {
-  if (a >= 600) return true;
-  if (b >= 600) return false;
-  if (a === 486 || a === 600) return b !== 486;
-  return Math.floor(a / 100) < Math.floor(b / 100) || (Math.floor(a / 100) === Math.floor(b / 100) && a < b);
+/**
+ * Whether final status `a` is a better one to report than `b` when every branch failed (RFC 3261
+ * §16.7 step 6, in short): a 6xx first, then 486 (the callee is there but busy), then the lowest
+ * class, then the lowest code.
+ */
+export function better(a: number, b: number): boolean {
+  const rank = (s: number) => [s >= 600 ? 0 : 1, s === 486 ? 0 : 1, Math.floor(s / 100), s];
+  const [ra, rb] = [rank(a), rank(b)];
+  for (let i = 0; i < ra.length; i++) if (ra[i] !== rb[i]) return ra[i]! < rb[i]!;
+  return false;
 }
 
 export interface ForkOptions {
