@@ -5,51 +5,24 @@
  * to the listeners (the page and the test API), and every failure ends up as a readable message
  * in snapshot.error / registrationError / lastCall.reason so the page can show it.
  *
- * - hold/unhold: re-INVITE with a=sendonly / a=sendrecv (sip.js's SessionDescriptionHandler
- *   `hold` option), local sender and receiver tracks disabled while held.
- * - DTMF: SIP INFO with application/dtmf-relay ("Signal=5\r\nDuration=160"), or RFC 4733
- *   telephone-events through the audio sender's RTCDTMFSender.
+ * - sign-in.ts: the user agent and its registration; phone-state.ts: the snapshot and event log;
+ *   in-call.ts: hold/resume, DTMF, stats and remote audio on an established session.
+ * - DTMF: SIP INFO with application/dtmf-relay, or RFC 4733 telephone-events.
  * - Received DTMF: with dtmfReceive 'info' the phone asks for the far end's digits as SIP INFO
  *   (`Recv-Info: dtmf` in its INVITE or 200, RFC 6086); every DTMF INFO that arrives is recorded
  *   (receivedDtmf, snapshot.receivedDigits) whatever the mode.
  */
-import {
-  Invitation,
-  Inviter,
-  Registerer,
-  RegistererState,
-  SessionState,
-  UserAgent,
-  Web,
-  type Core,
-  type Session,
-} from 'sip.js';
-import { AddressError, dialTarget, signInAddresses, type SignInAddresses } from './addresses';
-import { DTMF_DURATION_MS, DTMF_GAP_MS, RECV_INFO_DTMF, dtmfRelayBody, normaliseDigit, parseDtmfInfo } from './dtmf';
-import { summariseStats } from './stats';
-import type {
-  CallOutcome,
-  CallState,
-  CallStats,
-  DtmfMode,
-  DtmfReceiveMode,
-  PhoneEvent,
-  PhoneSnapshot,
-  ReceivedDtmf,
-  RegistrationState,
-  SignInOptions,
-} from './types';
+import { Invitation, Inviter, SessionState, UserAgent, type Session } from 'sip.js';
+import { dialTarget } from './addresses';
+import { RECV_INFO_DTMF, normaliseDigit, parseDtmfInfo } from './dtmf';
+import { playRemoteAudio, reInviteHold, sendInfoDtmf, sendRfc4733Dtmf, sessionStats } from './in-call';
+import { PhoneState, type PhoneListener } from './phone-state';
+import { SignIn, messageOf, reasonOf } from './sign-in';
+import type { CallOutcome, CallStats, DtmfMode, DtmfReceiveMode, PhoneEvent, PhoneSnapshot, ReceivedDtmf, SignInOptions } from './types';
 
-const REGISTER_TIMEOUT_MS = 15_000;
-const UNREGISTER_TIMEOUT_MS = 3_000;
-const CONNECT_TIMEOUT_S = 5;
-/** sip.js waits for ICE gathering to complete before sending SDP; host candidates take a few ms. */
-const ICE_GATHERING_TIMEOUT_MS = 2_000;
-const MAX_EVENTS = 200;
+export type { PhoneListener } from './phone-state';
 
 const AUDIO_ONLY: MediaStreamConstraints = { audio: true, video: false };
-
-export type PhoneListener = (snapshot: PhoneSnapshot) => void;
 
 export interface PhoneOptions {
   /** Where remote audio plays. */
@@ -68,265 +41,88 @@ interface CurrentCall {
   established: boolean;
 }
 
-function reasonOf(response: Core.IncomingResponse): { statusCode: number; reason: string } {
-  const { statusCode = 0, reasonPhrase = '' } = response.message;
-  return { statusCode, reason: `${statusCode} ${reasonPhrase}`.trim() };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 export class Phone {
-  private ua: UserAgent | undefined;
-  private registerer: Registerer | undefined;
-  private addresses: SignInAddresses | undefined;
+  private readonly state: PhoneState;
+  private readonly signIn: SignIn;
   private current: CurrentCall | undefined;
-  private state: PhoneSnapshot;
-  private readonly listeners = new Set<PhoneListener>();
-  private readonly log: PhoneEvent[] = [];
-  private readonly startedAt = performance.now();
-  private received: ReceivedDtmf[] = [];
 
   constructor(private readonly options: PhoneOptions = {}) {
-    this.state = { registration: 'signed-out', call: 'idle', dtmfReceive: options.dtmfReceive ?? 'rfc4733', receivedDigits: '' };
+    this.state = new PhoneState({ registration: 'signed-out', call: 'idle', dtmfReceive: options.dtmfReceive ?? 'rfc4733', receivedDigits: '' });
+    this.signIn = new SignIn(
+      this.state,
+      (invitation) => this.onIncoming(invitation),
+      async () => {
+        if (this.current) await this.hangup();
+      },
+    );
   }
 
   // ---- state -----------------------------------------------------------------------------------
 
   get snapshot(): PhoneSnapshot {
-    return { ...this.state, lastCall: this.state.lastCall && { ...this.state.lastCall } };
+    return this.state.snapshot;
   }
 
   /** What happened, oldest first (the last 200 events). */
   get events(): PhoneEvent[] {
-    return this.log.map((e) => ({ ...e }));
+    return this.state.events;
   }
 
   /** Digits received as SIP INFO in the current call (or the last one), oldest first. */
   get receivedDtmf(): ReceivedDtmf[] {
-    return this.received.map((d) => ({ ...d }));
+    return this.state.received.map((d) => ({ ...d }));
   }
 
   /** Ask for the far end's DTMF as SIP INFO ('info') or not ('rfc4733'), from the next call on. */
   setDtmfReceive(mode: DtmfReceiveMode): void {
-    if (mode !== 'info' && mode !== 'rfc4733') throw this.fail(`unknown DTMF receive mode ${String(mode)}`);
-    if (mode === this.state.dtmfReceive) return;
-    this.record('dtmf-receive', mode);
-    this.update({ dtmfReceive: mode });
+    if (mode !== 'info' && mode !== 'rfc4733') throw this.state.fail(`unknown DTMF receive mode ${String(mode)}`);
+    if (mode === this.state.current.dtmfReceive) return;
+    this.state.record('dtmf-receive', mode);
+    this.state.update({ dtmfReceive: mode });
   }
 
   /** Headers that ask for DTMF as INFO (RFC 6086 Recv-Info), for our INVITE or 200. */
   private dtmfReceiveHeaders(): string[] {
-    return this.state.dtmfReceive === 'info' ? [RECV_INFO_DTMF] : [];
+    return this.state.current.dtmfReceive === 'info' ? [RECV_INFO_DTMF] : [];
   }
 
   /** Calls listener now and on every change; returns the unsubscribe function. */
   subscribe(listener: PhoneListener): () => void {
-    this.listeners.add(listener);
-    listener(this.snapshot);
-    return () => this.listeners.delete(listener);
-  }
-
-  private update(patch: Partial<PhoneSnapshot>): void {
-    this.state = { ...this.state, ...patch };
-    for (const key of Object.keys(patch) as Array<keyof PhoneSnapshot>) {
-      if (patch[key] === undefined) delete this.state[key];
-    }
-    const snapshot = this.snapshot;
-    for (const listener of this.listeners) listener(snapshot);
-  }
-
-  private record(type: string, detail?: string): void {
-    this.log.push({ at: Math.round(performance.now() - this.startedAt), type, detail });
-    if (this.log.length > MAX_EVENTS) this.log.shift();
-  }
-
-  /** Records an error, shows it, and returns it as an Error to throw. */
-  private fail(message: string): Error {
-    this.record('error', message);
-    this.update({ error: message });
-    return new Error(message);
-  }
-
-  private setRegistration(registration: RegistrationState, registrationError?: string): void {
-    this.record('registration', registrationError ? `${registration}: ${registrationError}` : registration);
-    this.update({ registration, registrationError });
-  }
-
-  private setCall(call: CallState): void {
-    this.record('call', call);
-    this.update({ call });
+    return this.state.subscribe(listener);
   }
 
   // ---- registration ----------------------------------------------------------------------------
 
   /** Connects to the server and registers; resolves once registered, rejects (and shows why) otherwise. */
-  async register(options: SignInOptions): Promise<void> {
-    if (this.ua) await this.unregister();
-    let addresses: SignInAddresses;
-    try {
-      addresses = signInAddresses(options.server, options.user, options.authorizationUser);
-    } catch (error) {
-      const message = error instanceof AddressError ? error.message : messageOf(error);
-      this.setRegistration('failed', message);
-      throw this.fail(message);
-    }
-    this.addresses = addresses;
-    this.update({ error: undefined, aor: addresses.aor });
-    this.setRegistration('connecting');
-
-    const ua = new UserAgent({
-      uri: UserAgent.makeURI(addresses.aor),
-      // Contact sip:<user>@<random>.invalid;transport=ws (sip.js's default user part is random):
-      // the gateway can then reach this browser as sip:<user>@<contact host> over the same WebSocket.
-      contactName: addresses.user,
-      displayName: options.displayName,
-      authorizationUsername: addresses.authorizationUser,
-      authorizationPassword: options.password ?? '',
-      transportOptions: { server: addresses.server, connectionTimeout: CONNECT_TIMEOUT_S, traceSip: false },
-      logLevel: 'warn',
-      sessionDescriptionHandlerFactoryOptions: {
-        iceGatheringTimeout: ICE_GATHERING_TIMEOUT_MS,
-        peerConnectionConfiguration: { iceServers: options.iceServers ?? [] },
-      },
-      delegate: {
-        onInvite: (invitation) => this.onIncoming(invitation),
-        onDisconnect: (error) => this.onDisconnect(ua, error),
-      },
-    });
-    this.ua = ua;
-    try {
-      await ua.start();
-    } catch (error) {
-      await this.dropUserAgent(ua);
-      // Browsers give no reason for a failed WebSocket (always code 1006), and an untrusted
-      // self-signed certificate looks exactly like a server that is down.
-      const message =
-        `Cannot connect to ${addresses.server}: ${messageOf(error)}. Is the gateway running, and does this browser ` +
-        `trust its certificate? (Open ${addresses.server.replace(/^ws/, 'http')} once to check.)`;
-      this.setRegistration('failed', message);
-      throw this.fail(message);
-    }
-    if (this.ua !== ua) throw this.fail('signed out while connecting');
-    this.record('connected', addresses.server);
-    this.setRegistration('registering');
-
-    const registerer = new Registerer(ua, {
-      expires: options.expires ?? 600,
-      registrar: UserAgent.makeURI(addresses.registrar),
-    });
-    this.registerer = registerer;
-    await new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const settle = (error?: string): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (error === undefined) {
-          resolve();
-          return;
-        }
-        this.setRegistration('failed', error);
-        reject(this.fail(error));
-        void this.dropUserAgent(ua);
-      };
-      const timer = setTimeout(() => settle(`No answer from the registrar within ${REGISTER_TIMEOUT_MS / 1000} s`), REGISTER_TIMEOUT_MS);
-      registerer.stateChange.addListener((state) => {
-        if (this.registerer !== registerer) return;
-        this.record('registerer', state);
-        if (state === RegistererState.Registered) {
-          if (this.state.registration !== 'registered') this.setRegistration('registered');
-          settle();
-        } else if (state === RegistererState.Unregistered && this.state.registration === 'registered') {
-          // the registration lapsed (a refresh failed)
-          this.setRegistration('failed', 'The registration ended (refresh failed)');
-        }
-      });
-      registerer
-        .register({
-          requestDelegate: {
-            onReject: (response) => {
-              const { statusCode, reason } = reasonOf(response);
-              const hint = statusCode === 401 || statusCode === 403 || statusCode === 407 ? ' (check user name and password)' : '';
-              settle(`Registration rejected: ${reason}${hint}`);
-            },
-          },
-        })
-        .catch((error: unknown) => settle(`Registration failed: ${messageOf(error)}`));
-    });
+  register(options: SignInOptions): Promise<void> {
+    return this.signIn.register(options);
   }
 
   /** Unregisters (best effort), closes the connection; the phone is signed out afterwards. */
-  async unregister(): Promise<void> {
-    const ua = this.ua;
-    if (!ua) return;
-    this.setRegistration('signing-out');
-    if (this.current) await this.hangup().catch(() => undefined);
-    const registerer = this.registerer;
-    if (registerer && registerer.state === RegistererState.Registered) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, UNREGISTER_TIMEOUT_MS);
-        registerer.stateChange.addListener((state) => {
-          if (state !== RegistererState.Registered) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-        registerer
-          .unregister({ requestDelegate: { onReject: () => resolve() } })
-          .catch(() => resolve());
-      });
-    }
-    await this.dropUserAgent(ua);
-    this.update({ aor: undefined });
-    this.setRegistration('signed-out');
-  }
-
-  private async dropUserAgent(ua: UserAgent): Promise<void> {
-    if (this.ua !== ua) return;
-    this.ua = undefined;
-    const registerer = this.registerer;
-    this.registerer = undefined;
-    try {
-      await registerer?.dispose();
-    } catch {
-      // already gone
-    }
-    try {
-      await ua.stop();
-    } catch {
-      // stopping a user agent that never connected can throw; nothing is left to clean up
-    }
-  }
-
-  private onDisconnect(ua: UserAgent, error?: Error): void {
-    if (this.ua !== ua || !error) return; // a normal stop
-    const message = `Connection to ${this.addresses?.server ?? 'the server'} lost: ${error.message}`;
-    this.setRegistration('failed', message);
-    this.fail(message);
-    void this.dropUserAgent(ua);
+  unregister(): Promise<void> {
+    return this.signIn.unregister();
   }
 
   // ---- calls -----------------------------------------------------------------------------------
 
   private requireUserAgent(): UserAgent {
-    if (!this.ua || this.state.registration !== 'registered') throw this.fail('Sign in first');
-    return this.ua;
+    const ua = this.signIn.userAgent;
+    if (!ua) throw this.state.fail('Sign in first');
+    return ua;
   }
 
   /** Calls `target`; resolves once answered, rejects with the reason (e.g. "486 Busy Here") otherwise. */
   async call(target: string): Promise<void> {
     const ua = this.requireUserAgent();
-    if (this.current) throw this.fail('A call is already in progress');
+    if (this.current) throw this.state.fail('A call is already in progress');
     let uri: string;
     try {
-      uri = dialTarget(target, this.addresses!.domain);
+      uri = dialTarget(target, this.signIn.addresses!.domain);
     } catch (error) {
-      throw this.fail(messageOf(error));
+      throw this.state.fail(messageOf(error));
     }
     const targetUri = UserAgent.makeURI(uri);
-    if (!targetUri) throw this.fail(`"${target}" is not a valid SIP address`);
+    if (!targetUri) throw this.state.fail(`"${target}" is not a valid SIP address`);
 
     // earlyMedia: play the SDP of an unreliable 183 (ringback/announcements from the far end).
     const inviter = new Inviter(ua, targetUri, {
@@ -336,8 +132,8 @@ export class Phone {
     });
     const call: CurrentCall = { session: inviter, direction: 'outgoing', remote: uri, established: false };
     this.track(call);
-    this.update({ direction: 'outgoing', remote: uri, error: undefined });
-    this.setCall('calling');
+    this.state.update({ direction: 'outgoing', remote: uri, error: undefined });
+    this.state.setCall('calling');
     const outcome = this.outcomeOf(call);
     outcome.catch(() => undefined); // awaited below; this only keeps an early throw from leaving it unhandled
     try {
@@ -345,8 +141,8 @@ export class Phone {
         requestDelegate: {
           onProgress: (response) => {
             const code = response.message.statusCode ?? 0;
-            this.record('progress', reasonOf(response).reason);
-            if (code > 100 && this.current === call && this.state.call === 'calling') this.setCall('ringing');
+            this.state.record('progress', reasonOf(response).reason);
+            if (code > 100 && this.current === call && this.state.current.call === 'calling') this.state.setCall('ringing');
           },
           onReject: (response) => {
             const { statusCode, reason } = reasonOf(response);
@@ -374,7 +170,7 @@ export class Phone {
         if (state === SessionState.Terminated && !call.established) {
           // after finish() (queued first, see track()) has recorded the outcome
           queueMicrotask(() => {
-            const outcome = this.state.lastCall;
+            const outcome = this.state.current.lastCall;
             reject(new Error(outcome ? `Call ${outcome.outcome}: ${outcome.reason}` : 'Call ended'));
           });
         }
@@ -385,9 +181,9 @@ export class Phone {
   private onIncoming(invitation: Invitation): void {
     const remote = invitation.remoteIdentity.uri.toString();
     const name = invitation.remoteIdentity.displayName;
-    this.record('incoming', remote);
+    this.state.record('incoming', remote);
     if (this.current) {
-      this.record('busy', `rejected ${remote}: already in a call`);
+      this.state.record('busy', `rejected ${remote}: already in a call`);
       void invitation.reject({ statusCode: 486 }).catch(() => undefined);
       return;
     }
@@ -399,16 +195,16 @@ export class Phone {
         call.ending ??= { outcome: 'missed', reason: 'caller hung up before answer' };
       },
     };
-    this.update({ direction: 'incoming', remote: call.remote, error: undefined });
-    this.setCall('incoming');
+    this.state.update({ direction: 'incoming', remote: call.remote, error: undefined });
+    this.state.setCall('incoming');
   }
 
   /** Answers the incoming call; resolves once established. */
   async answer(): Promise<void> {
     const call = this.current;
-    if (!call || call.direction !== 'incoming' || this.state.call !== 'incoming') throw this.fail('No incoming call to answer');
+    if (!call || call.direction !== 'incoming' || this.state.current.call !== 'incoming') throw this.state.fail('No incoming call to answer');
     const invitation = call.session as Invitation;
-    this.setCall('answering');
+    this.state.setCall('answering');
     const established = this.outcomeOf(call);
     established.catch(() => undefined); // awaited below
     try {
@@ -427,7 +223,7 @@ export class Phone {
   /** Rejects the incoming call (486 Busy Here by default). */
   async decline(statusCode = 486): Promise<void> {
     const call = this.current;
-    if (!call || call.direction !== 'incoming' || this.state.call !== 'incoming') throw this.fail('No incoming call to decline');
+    if (!call || call.direction !== 'incoming' || this.state.current.call !== 'incoming') throw this.state.fail('No incoming call to decline');
     call.ending = { outcome: 'declined', statusCode, reason: `declined with ${statusCode}` };
     await (call.session as Invitation).reject({ statusCode });
   }
@@ -435,14 +231,14 @@ export class Phone {
   /** Ends the call whatever its stage: BYE when established, CANCEL when calling, 603 when ringing in. */
   async hangup(): Promise<void> {
     const call = this.current;
-    if (!call) throw this.fail('No call to hang up');
+    if (!call) throw this.state.fail('No call to hang up');
     const session = call.session;
     switch (session.state) {
       case SessionState.Initial:
       case SessionState.Establishing:
         if (session instanceof Inviter) {
           call.ending ??= { outcome: 'cancelled', reason: 'cancelled' };
-          this.setCall('ending');
+          this.state.setCall('ending');
           await session.cancel();
         } else {
           call.ending ??= { outcome: 'declined', statusCode: 603, reason: 'declined with 603' };
@@ -451,7 +247,7 @@ export class Phone {
         return;
       case SessionState.Established:
         call.ending ??= { outcome: 'ended', reason: 'hung up' };
-        this.setCall('ending');
+        this.state.setCall('ending');
         await session.bye();
         return;
       default:
@@ -471,104 +267,42 @@ export class Phone {
 
   private async setHold(hold: boolean): Promise<void> {
     const call = this.current;
-    if (!call || call.session.state !== SessionState.Established) throw this.fail(hold ? 'No active call to hold' : 'No call to resume');
-    if ((this.state.call === 'held') === hold) return;
-    const session = call.session;
-    const previous = session.sessionDescriptionHandlerOptionsReInvite as Web.SessionDescriptionHandlerOptions;
-    session.sessionDescriptionHandlerOptionsReInvite = { ...previous, hold } as Web.SessionDescriptionHandlerOptions;
-    this.record(hold ? 'hold' : 'resume', 'sending re-INVITE');
+    if (!call || call.session.state !== SessionState.Established) throw this.state.fail(hold ? 'No active call to hold' : 'No call to resume');
+    if ((this.state.current.call === 'held') === hold) return;
+    this.state.record(hold ? 'hold' : 'resume', 'sending re-INVITE');
     try {
-      await new Promise<void>((resolve, reject) => {
-        session
-          .invite({
-            requestDelegate: {
-              onAccept: () => resolve(),
-              onReject: (response) => reject(new Error(`${hold ? 'Hold' : 'Resume'} rejected: ${reasonOf(response).reason}`)),
-            },
-          })
-          .catch(reject);
-      });
+      await reInviteHold(call.session, hold);
     } catch (error) {
-      session.sessionDescriptionHandlerOptionsReInvite = { ...previous, hold: !hold } as Web.SessionDescriptionHandlerOptions;
-      throw this.fail(messageOf(error));
+      throw this.state.fail(messageOf(error));
     }
-    const handler = this.handlerOf(session);
-    handler?.enableSenderTracks(!hold);
-    handler?.enableReceiverTracks(!hold);
-    if (this.current === call) this.setCall(hold ? 'held' : 'active');
+    if (this.current === call) this.state.setCall(hold ? 'held' : 'active');
   }
 
   /** Sends one DTMF digit, as SIP INFO (default) or as RFC 4733 telephone-events in the RTP stream. */
   async sendDtmf(digit: string, mode: DtmfMode = 'info'): Promise<void> {
     const call = this.current;
-    if (!call || call.session.state !== SessionState.Established) throw this.fail('DTMF needs an active call');
-    let tone: string;
+    if (!call || call.session.state !== SessionState.Established) throw this.state.fail('DTMF needs an active call');
+    if (mode !== 'info' && mode !== 'rfc4733') throw this.state.fail(`unknown DTMF mode ${String(mode)}`);
     try {
-      tone = normaliseDigit(digit);
+      const tone = normaliseDigit(digit);
+      await (mode === 'info' ? sendInfoDtmf(call.session, tone) : sendRfc4733Dtmf(call.session, tone));
+      this.state.record('dtmf', `${tone} (${mode === 'info' ? 'INFO' : 'RFC 4733'})`);
     } catch (error) {
-      throw this.fail(messageOf(error));
+      throw this.state.fail(messageOf(error));
     }
-    if (mode === 'info') {
-      await new Promise<void>((resolve, reject) => {
-        call.session
-          .info({
-            requestOptions: {
-              body: { contentDisposition: 'render', contentType: 'application/dtmf-relay', content: dtmfRelayBody(tone) },
-            },
-            requestDelegate: {
-              onAccept: () => resolve(),
-              onReject: (response) => reject(this.fail(`DTMF INFO rejected: ${reasonOf(response).reason}`)),
-            },
-          })
-          .catch((error: unknown) => reject(this.fail(`DTMF INFO failed: ${messageOf(error)}`)));
-      });
-      this.record('dtmf', `${tone} (INFO)`);
-      return;
-    }
-    if (mode !== 'rfc4733') throw this.fail(`unknown DTMF mode ${String(mode)}`);
-    const sender = this.handlerOf(call.session)
-      ?.peerConnection?.getSenders()
-      .find((s) => s.track?.kind === 'audio' || s.dtmf);
-    const dtmf = sender?.dtmf;
-    if (!dtmf || !dtmf.canInsertDTMF) throw this.fail('RFC 4733 DTMF is not available on this call (no telephone-event negotiated)');
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        dtmf.removeEventListener('tonechange', onTone);
-        clearTimeout(timer);
-        resolve();
-      };
-      const onTone = (event: RTCDTMFToneChangeEvent): void => {
-        if (event.tone === '') done();
-      };
-      const timer = setTimeout(done, DTMF_DURATION_MS + DTMF_GAP_MS + 1000);
-      dtmf.addEventListener('tonechange', onTone);
-      dtmf.insertDTMF(tone, DTMF_DURATION_MS, DTMF_GAP_MS);
-    });
-    this.record('dtmf', `${tone} (RFC 4733)`);
   }
 
   /** getStats numbers of the current call, or undefined without a call (or before media setup). */
   async stats(): Promise<CallStats | undefined> {
-    const pc = this.current && this.handlerOf(this.current.session)?.peerConnection;
-    if (!pc) return undefined;
-    const report = await pc.getStats();
-    return summariseStats(report as unknown as Parameters<typeof summariseStats>[0], {
-      connectionState: pc.connectionState,
-      iceConnectionState: pc.iceConnectionState,
-    });
+    return this.current && sessionStats(this.current.session);
   }
 
   // ---- session bookkeeping ---------------------------------------------------------------------
 
-  private handlerOf(session: Session): Web.SessionDescriptionHandler | undefined {
-    const handler = session.sessionDescriptionHandler;
-    return handler instanceof Web.SessionDescriptionHandler ? handler : undefined;
-  }
-
   private track(call: CurrentCall): void {
     this.current = call;
-    this.received = [];
-    if (this.state.receivedDigits) this.update({ receivedDigits: '' });
+    this.state.received = [];
+    if (this.state.current.receivedDigits) this.state.update({ receivedDigits: '' });
     const session = call.session;
     session.delegate = {
       ...session.delegate,
@@ -577,27 +311,27 @@ export class Phone {
         void bye.accept();
       },
       onInfo: (info) => {
-        this.record('info-received', info.request.body);
+        this.state.record('info-received', info.request.body);
         const dtmf = parseDtmfInfo(info.request.getHeader('Content-Type'), info.request.body);
         if (dtmf && this.current === call) {
-          this.received.push({ ...dtmf, at: Math.round(performance.now() - this.startedAt) });
-          this.record('dtmf-received', `${dtmf.digit} (INFO)`);
-          this.update({ receivedDigits: this.state.receivedDigits + dtmf.digit });
+          this.state.received.push({ ...dtmf, at: this.state.elapsedMs() });
+          this.state.record('dtmf-received', `${dtmf.digit} (INFO)`);
+          this.state.update({ receivedDigits: this.state.current.receivedDigits + dtmf.digit });
         }
         void info.accept();
       },
       onInvite: (request) => {
-        this.record('reinvite-received', /a=(sendonly|recvonly|inactive|sendrecv)/.exec(request.body)?.[1]);
+        this.state.record('reinvite-received', /a=(sendonly|recvonly|inactive|sendrecv)/.exec(request.body)?.[1]);
       },
     };
     session.stateChange.addListener((state) => {
-      this.record('session', state);
+      this.state.record('session', state);
       if (state === SessionState.Established) {
         call.established = true;
-        this.attachRemoteAudio(session);
-        if (this.current === call) this.setCall('active');
+        playRemoteAudio(session, this.options.remoteAudio, (why) => this.state.record('audio', `autoplay blocked: ${why}`));
+        if (this.current === call) this.state.setCall('active');
       } else if (state === SessionState.Terminating) {
-        if (this.current === call && this.state.call !== 'ending') this.setCall('ending');
+        if (this.current === call && this.state.current.call !== 'ending') this.state.setCall('ending');
       } else if (state === SessionState.Terminated) {
         // sip.js enters Terminated before it hands the final response to our requestDelegate
         // (Inviter.onReject), so look at call.ending a moment later
@@ -611,19 +345,11 @@ export class Phone {
     this.current = undefined;
     const ending = call.ending ?? (call.established ? { outcome: 'ended' as const, reason: 'call ended' } : { outcome: 'failed' as const, reason: 'call failed' });
     const lastCall: CallOutcome = { direction: call.direction, remote: call.remote, ...ending };
-    this.record('ended', `${lastCall.outcome}: ${lastCall.reason}`);
+    this.state.record('ended', `${lastCall.outcome}: ${lastCall.reason}`);
     if (this.options.remoteAudio) this.options.remoteAudio.srcObject = null;
-    const error = lastCall.outcome === 'failed' ? `Call failed: ${lastCall.reason}` : this.state.error;
-    if (lastCall.outcome === 'failed') this.record('error', error);
-    this.update({ lastCall, direction: undefined, remote: undefined, error });
-    this.setCall('idle');
-  }
-
-  private attachRemoteAudio(session: Session): void {
-    const audio = this.options.remoteAudio;
-    const handler = this.handlerOf(session);
-    if (!audio || !handler) return;
-    audio.srcObject = handler.remoteMediaStream;
-    audio.play().catch((error: unknown) => this.record('audio', `autoplay blocked: ${messageOf(error)}`));
+    const error = lastCall.outcome === 'failed' ? `Call failed: ${lastCall.reason}` : this.state.current.error;
+    if (lastCall.outcome === 'failed') this.state.record('error', error);
+    this.state.update({ lastCall, direction: undefined, remote: undefined, error });
+    this.state.setCall('idle');
   }
 }
