@@ -57,15 +57,17 @@ export class AppConnection extends EventEmitter {
   private corked = false;
 
   /**
-   * One frame (§1.2). Frames written in the same tick leave in one writev: the socket is corked
-   * on the first and uncorked on the next tick (one syscall per burst instead of per frame).
+   * One frame (§1.2). Frames written in the same event-loop turn leave in one writev: the socket
+   * is corked on the first and uncorked in the turn's check phase (setImmediate), after every
+   * datagram and segment the poll phase read (libuv reads up to 32 datagrams per UDP socket per
+   * turn). One syscall per burst instead of per frame, and fewer reads for the app.
    */
   send(payload: string): void {
     if (this.closed) return;
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(() => {
+      setImmediate(() => {
         this.corked = false;
         this.socket.uncork();
       });
