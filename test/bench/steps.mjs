@@ -152,8 +152,15 @@ function diff(after, before) {
   return out;
 }
 
-/** True when a step passes: every call succeeded and nothing was retransmitted. */
-export const stepClean = (s) => s.failed === 0 && s.retransmissions === 0 && s.successful === s.calls && !s.sippTimedOut;
+/**
+ * The share of the offered rate a step must achieve to count: below it the system under test
+ * did not keep up (calls queued, SIPp's call limit throttled it), even if every call ended well.
+ */
+export const KEPT_UP = 0.95;
+
+/** Every call succeeded, nothing was retransmitted, and the system kept up with the offered rate. */
+export const stepKeptUp = (s) => s.achievedRate >= KEPT_UP * s.offeredRate;
+export const stepClean = (s) => s.failed === 0 && s.retransmissions === 0 && s.successful === s.calls && !s.sippTimedOut && stepKeptUp(s);
 
 /**
  * Runs the steps in order, stopping after the first unclean step or when `deadline` (ms epoch)
@@ -180,7 +187,8 @@ export async function runSeries({ label, rates, stepSeconds, deadline, log, step
     );
     if (s.problem) log(`${label}:   ${s.problem.split('\n').slice(0, 8).join('\n    ')}`);
     if (!stepClean(s)) {
-      stoppedBecause = `failures/retransmissions at ${rate}/s`;
+      const failedOrResent = s.failed !== 0 || s.retransmissions !== 0 || s.successful !== s.calls || s.sippTimedOut;
+      stoppedBecause = failedOrResent ? `failures/retransmissions at ${rate}/s` : `fell behind at ${rate}/s (achieved ${s.achievedRate}/s)`;
       break;
     }
   }
