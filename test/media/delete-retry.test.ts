@@ -75,6 +75,21 @@ describe.skipIf(rtpengineMissing)('rtpengine delete that gets no reply', () => {
     await engine?.stop();
   });
 
+  it('a call that ends while its first offer is in flight leaves no session (the offer\'s reply came late)', async () => {
+    const session = newSession(pool, 'legacy', 'legacy');
+    const list = async () => (await direct.nodes[0]!.client.list()).calls;
+    relay.dropping = true;
+    const dropped = relay.dropped;
+    const offering = session.offer('caller', phone.sdp());
+    offering.catch(() => undefined); // awaited below
+    while (relay.dropped === dropped) await sleep(5); // rtpengine made the session; its reply is lost
+    await session.delete(); // nothing pinned yet: there is nothing to delete so far
+    relay.dropping = false; // the retransmitted offer gets its reply (rtpengine answers a duplicate)
+    await expect(offering).rejects.toThrow(/deleted while its first offer was in flight/);
+    for (let i = 0; i < 40 && (await list()).includes(session.callId); i++) await sleep(50);
+    expect(await list()).not.toContain(session.callId);
+  });
+
   it('is tried again in the background until rtpengine confirms, and the session is gone', async () => {
     const session = newSession(pool, 'legacy', 'legacy');
     await session.offer('caller', phone.sdp());

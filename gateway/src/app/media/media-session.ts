@@ -13,7 +13,8 @@
 import { randomBytes } from 'node:crypto';
 import { codecPlanFor, ngProfileFor, resolveMediaPolicy, type CodecPlan, type MediaPolicy } from './leg-profiles';
 import type { NgQueryReply, NgReply } from './ng-types';
-import type { RtpengineNode, RtpenginePool } from './rtpengine-pool';
+import type { RtpenginePool } from './rtpengine-pool';
+import { PinnedEngine } from './pinned-engine';
 import {
   addressMatcher,
   audioIntent,
@@ -86,17 +87,16 @@ export function otherLeg(leg: LegId): LegId {
 
 export class MediaSession implements CallMedia {
   readonly callId: string;
-  private readonly pool: RtpenginePool;
+  /** The rtpengine the call is pinned to after its first offer. */
+  private readonly engine: PinnedEngine;
   private readonly policy: MediaPolicy;
   private readonly tags: Record<LegId, string>;
   private readonly kinds: Partial<Record<LegId, LegKind>>;
   private readonly candidateAllowed: ((address: string) => boolean) | undefined;
-  private node: RtpengineNode | undefined;
   private pending: PendingOffer | undefined;
   private codecPlan: CodecPlan | undefined;
   /** Tags rtpengine has seen in an offer or answer (a to-tag may only be sent once it has). */
   private readonly knownToEngine = new Set<LegId>();
-  private deleting: Promise<NgQueryReply | undefined> | undefined;
   /** Legs whose outgoing media rtpengine currently drops, and why (media-gate.ts). */
   private readonly gate = new MediaGate((leg, block) => this.sendBlock(leg, block));
   /** The o= line each party sees (one session id per party, versions that follow changes). */
@@ -107,7 +107,7 @@ export class MediaSession implements CallMedia {
 
   constructor(options: MediaSessionOptions) {
     this.callId = options.callId;
-    this.pool = options.pool;
+    this.engine = new PinnedEngine(options.pool, options.callId);
     this.policy = resolveMediaPolicy(options.policy);
     this.tags = { caller: options.caller.tag, callee: options.callee.tag ?? `gw-${randomBytes(5).toString('hex')}` };
     if (this.tags.caller === this.tags.callee) throw new Error('caller and callee need different rtpengine tags');
@@ -121,7 +121,7 @@ export class MediaSession implements CallMedia {
 
   /** The rtpengine this call is pinned to (after the first offer). */
   get engineId(): string | undefined {
-    return this.node?.id;
+    return this.engine.id;
   }
 
   get transcoding(): boolean {
@@ -174,21 +174,14 @@ export class MediaSession implements CallMedia {
     if (this.introducing?.leg === toLeg) this.introducing.offered = true; // even if the reply is lost
 
     let reply: NgReply & { sdp?: string };
-    if (!this.node) {
-      const placed = await this.pool
-        .placeNewCall(
-          (node) => node.client.offer(params),
-          (node) => this.abandonOn(node),
-        )
-        .catch((error: unknown) => {
-          this.codecPlan = undefined; // a retried first offer (e.g. after 488) decides afresh
-          throw error;
-        });
-      this.node = placed.node;
-      reply = placed.result;
-      log.info({ callId: this.callId, rtpengine: this.node.id, from: fromKind, toward: towardKind }, 'media session created');
+    if (!this.engine.placed) {
+      reply = await this.engine.place((node) => node.client.offer(params)).catch((error: unknown) => {
+        this.codecPlan = undefined; // a retried first offer (e.g. after 488) decides afresh
+        throw error;
+      });
+      log.info({ callId: this.callId, rtpengine: this.engine.id, from: fromKind, toward: towardKind }, 'media session created');
     } else {
-      reply = await this.onPinned((node) => node.client.offer(params));
+      reply = await this.engine.run((node) => node.client.offer(params));
     }
     this.knownToEngine.add(fromLeg);
     this.pending = { fromLeg, offerSdp: sdp };
@@ -214,7 +207,7 @@ export class MediaSession implements CallMedia {
       'from-tag': this.tags[pending.fromLeg],
       'to-tag': this.tags[toLeg],
     };
-    const reply = await this.onPinned((node) => node.client.answer(params));
+    const reply = await this.engine.run((node) => node.client.answer(params));
     this.knownToEngine.add(toLeg);
     if (this.introducing?.leg === toLeg) this.introducing = undefined;
     this.pending = undefined;
@@ -241,7 +234,7 @@ export class MediaSession implements CallMedia {
   replaceParty(leg: LegId, kind: LegKind): PartyReplacement {
     this.assertUsable();
     if (this.pending) throw new Error(`an offer is pending (call ${this.callId})`);
-    if (!this.node) throw new Error(`no media session yet for call ${this.callId}`);
+    if (!this.engine.placed) throw new Error(`no media session yet for call ${this.callId}`);
     const before = {
       tag: this.tags[leg],
       kind: this.kinds[leg],
@@ -302,7 +295,7 @@ export class MediaSession implements CallMedia {
 
   private async sendBlock(leg: LegId, block: boolean): Promise<void> {
     const params = { 'call-id': this.callId, 'from-tag': this.tags[leg] };
-    await this.onPinned((node) => (block ? node.client.blockMedia(params) : node.client.unblockMedia(params)));
+    await this.engine.run((node) => (block ? node.client.blockMedia(params) : node.client.unblockMedia(params)));
   }
 
   /**
@@ -325,8 +318,7 @@ export class MediaSession implements CallMedia {
   async playDtmf(fromLeg: LegId, digit: string, options: PlayDtmfOptions = {}): Promise<void> {
     this.assertUsable();
     if (!DIGITS.test(digit)) throw new Error(`not a DTMF digit: '${digit}'`);
-    if (!this.node) throw new Error(`no media session yet for call ${this.callId}`);
-    await this.onPinned((node) =>
+    await this.engine.run((node) =>
       node.client.playDTMF({
         'call-id': this.callId,
         'from-tag': this.tags[fromLeg],
@@ -340,8 +332,7 @@ export class MediaSession implements CallMedia {
 
   /** rtpengine's view of the call (per-tag streams, learned endpoints, packet counters). */
   async query(): Promise<NgQueryReply> {
-    if (!this.node) throw new Error(`no media session yet for call ${this.callId}`);
-    return this.onPinned((node) => node.client.query({ 'call-id': this.callId }));
+    return this.engine.run((node) => node.client.query({ 'call-id': this.callId }));
   }
 
   /**
@@ -349,27 +340,9 @@ export class MediaSession implements CallMedia {
    * first call's result. Never throws: a dead engine took the call with it.
    */
   delete(): Promise<NgQueryReply | undefined> {
-    if (!this.deleting) this.deleting = this.deleteOnce();
-    return this.deleting;
-  }
-
-  private async deleteOnce(): Promise<NgQueryReply | undefined> {
     this.currentState = 'deleted';
     this.pending = undefined;
-    const node = this.node;
-    if (!node) return undefined;
-    try {
-      // The whole call goes (with a from-tag, rtpengine deletes only that branch, and a call that
-      // had a party replaced still holds the old party's monologue). Retried later if unanswered.
-      const reply = await this.pool.deleteCall(node, this.callId);
-      log.info({ callId: this.callId, rtpengine: node.id }, 'media session deleted');
-      return reply;
-    } catch (error) {
-      log.warn({ callId: this.callId, rtpengine: node.id, err: (error as Error).message }, 'rtpengine delete failed (retried in the background if unanswered)');
-      return undefined;
-    } finally {
-      this.pool.callEnded(node);
-    }
+    return this.engine.delete();
   }
 
   private assertUsable(): void {
@@ -414,22 +387,5 @@ export class MediaSession implements CallMedia {
   private requireSdp(reply: NgReply & { sdp?: string }, command: string): string {
     if (typeof reply.sdp !== 'string') throw new Error(`rtpengine '${command}' reply has no SDP (call ${this.callId})`);
     return reply.sdp;
-  }
-
-  /** Runs a command on the pinned engine; a timeout takes the engine out of rotation for new calls. */
-  private async onPinned<T>(run: (node: RtpengineNode) => Promise<T>): Promise<T> {
-    const node = this.node;
-    if (!node) throw new Error(`no media session yet for call ${this.callId}`);
-    try {
-      return await run(node);
-    } catch (error) {
-      this.pool.reportFailure(node, error);
-      throw error;
-    }
-  }
-
-  /** The first offer timed out on `node`; if it did execute there (reply lost), do not leave it behind. */
-  private abandonOn(node: RtpengineNode): void {
-    this.pool.deleteCall(node, this.callId).catch(() => undefined);
   }
 }
