@@ -131,12 +131,7 @@ describe.skipIf(rtpengineMissing)('legacy <-> legacy call through a real rtpengi
     // both ways at every offer and, until the answer, forwards the offerer's packets with their own
     // SSRC instead of the mapped one: a browser then plays nothing (media-gate.ts). The gateway
     // holds the offerer's packets back meanwhile.
-    const { session, alice, bob } = await setUpCall();
-    const carol = await RtpPhone.open('carol');
-    phones.push(carol);
-    session.replaceParty('callee', 'legacy');
-    carol.useRemoteSdp(await session.offer('caller', alice.sdp()));
-    await session.answer('callee', carol.sdp());
+    const { session, alice, bob, carol } = await swappedCall();
     bob.stopAudio();
     await Promise.all([alice.sendAudio(10), carol.sendAudio(10)]);
     await sleep(100);
@@ -157,14 +152,37 @@ describe.skipIf(rtpengineMissing)('legacy <-> legacy call through a real rtpengi
     expect({ alice: ssrcs(alice), carol: ssrcs(carol) }).toEqual(before);
   });
 
-  it('a rejected re-offer lets the offerer\'s media flow again', async () => {
+  /** A call whose callee was swapped for carol (as a transfer does): its re-offers are gated. */
+  async function swappedCall(): Promise<LegacyCall & { carol: RtpPhone }> {
+    const call = await setUpCall();
+    const carol = await RtpPhone.open('carol');
+    phones.push(carol);
+    call.session.replaceParty('callee', 'legacy');
+    carol.useRemoteSdp(await call.session.offer('caller', call.alice.sdp()));
+    await call.session.answer('callee', carol.sdp());
+    return { ...call, carol };
+  }
+
+  it('a call that never had a party swapped is not gated: the offerer\'s media keeps flowing during a re-offer', async () => {
     const { session, alice, bob } = await setUpCall();
-    await session.offer('callee', bob.sdp());
+    await session.offer('caller', alice.sdp());
+    expect(session.blockedLegs).toEqual([]);
+    const during = Date.now();
+    await alice.sendAudio(10); // the window: offer done, answer not yet
+    await sleep(100);
+    expect(bob.count(during)).toBeGreaterThan(5);
+    await session.answer('callee', bob.sdp());
+    expect(session.blockedLegs).toEqual([]);
+  });
+
+  it('a rejected re-offer after a swap lets the offerer\'s media flow again', async () => {
+    const { session, alice, carol } = await swappedCall();
+    await session.offer('callee', carol.sdp());
     expect(session.blockedLegs).toEqual(['callee']);
     await session.abandonPendingOffer();
     expect(session.blockedLegs).toEqual([]);
     const after = Date.now();
-    await bob.sendAudio(10);
+    await carol.sendAudio(10);
     await sleep(100);
     expect(alice.count(after)).toBeGreaterThan(5);
   });

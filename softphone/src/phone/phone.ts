@@ -282,9 +282,14 @@ export class Phone {
   async sendDtmf(digit: string, mode: DtmfMode = 'info'): Promise<void> {
     const call = this.current;
     if (!call || call.session.state !== SessionState.Established) throw this.state.fail('DTMF needs an active call');
+    let tone: string;
+    try {
+      tone = normaliseDigit(digit);
+    } catch (error) {
+      throw this.state.fail(messageOf(error));
+    }
     if (mode !== 'info' && mode !== 'rfc4733') throw this.state.fail(`unknown DTMF mode ${String(mode)}`);
     try {
-      const tone = normaliseDigit(digit);
       await (mode === 'info' ? sendInfoDtmf(call.session, tone) : sendRfc4733Dtmf(call.session, tone));
       this.state.record('dtmf', `${tone} (${mode === 'info' ? 'INFO' : 'RFC 4733'})`);
     } catch (error) {

@@ -227,10 +227,10 @@ export class BridgedCall {
       dialog.local.sdp = back;
       log.info({ call: this.id, from: leg, method }, 'media renegotiated');
     } catch (err) {
-      await this.media.abandonPendingOffer();
       const status = statusOf(err);
       log.warn({ call: this.id, from: leg, method, status, err: (err as Error).message }, 'renegotiation failed');
       res.send(status === 491 ? 491 : status >= 500 ? 500 : 488);
+      await this.media.abandonPendingOffer(); // after the answer: a dead rtpengine must not delay it
     } finally {
       this.negotiating = false;
     }

@@ -104,6 +104,8 @@ export class MediaSession implements CallMedia {
   /** A leg whose new party rtpengine does not know yet: the next offer toward it names its tag. */
   private introducing: { leg: LegId; offered: boolean } | undefined;
   private currentState: MediaSessionState = 'idle';
+  /** A party was swapped in this call (rtpengine keeps the old one): re-offers go through the gate. */
+  private swapped = false;
 
   constructor(options: MediaSessionOptions) {
     this.callId = options.callId;
@@ -169,8 +171,12 @@ export class MediaSession implements CallMedia {
       'from-tag': this.tags[fromLeg],
       'to-tag': this.knownToEngine.has(toLeg) || this.introducing?.leg === toLeg ? this.tags[toLeg] : undefined,
     };
-    // A re-offer to the party already there: its packets are held back until the answer (media-gate.ts).
-    if (this.currentState === 'established' && this.introducing?.leg !== toLeg) await this.gate.set(fromLeg, { renegotiating: true });
+    // After a swap, a re-offer to the party already there holds the offerer's packets back until
+    // the answer (media-gate.ts).
+    if (this.swapped && this.currentState === 'established' && this.introducing?.leg !== toLeg) {
+      await this.gate.set(fromLeg, { renegotiating: true });
+      this.assertUsable(); // the call may have ended meanwhile: an offer now would re-create it
+    }
     if (this.introducing?.leg === toLeg) this.introducing.offered = true; // even if the reply is lost
 
     let reply: NgReply & { sdp?: string };
@@ -250,6 +256,7 @@ export class MediaSession implements CallMedia {
     this.codecPlan = undefined; // decided afresh for the new pair of kinds
     this.origins[leg] = new SdpOrigin(); // a new dialog: a new SDP session
     this.introducing = { leg, offered: false };
+    this.swapped = true;
     log.info({ callId: this.callId, leg, oldTag: before.tag, newTag: tag, kind }, 'replacing the party on a leg');
     return {
       tag,
@@ -267,8 +274,13 @@ export class MediaSession implements CallMedia {
         this.origins[leg] = before.origin;
         log.info({ callId: this.callId, leg, tag: before.tag }, 'party replacement reverted');
         if (!engineMoved) return;
-        await this.offer(otherLeg(leg), lastSdp[otherLeg(leg)]);
-        await this.answer(leg, lastSdp[leg]);
+        try {
+          await this.offer(otherLeg(leg), lastSdp[otherLeg(leg)]);
+          await this.answer(leg, lastSdp[leg]);
+        } catch (error) {
+          await this.abandonPendingOffer(); // the staying party's media must not stay held back
+          throw error;
+        }
       },
     };
   }
@@ -307,7 +319,7 @@ export class MediaSession implements CallMedia {
     this.pending = undefined;
     if (this.currentState === 'deleted') return;
     for (const leg of ['caller', 'callee'] as const) {
-      if (!this.gate.has(leg, 'renegotiating')) continue;
+      // Also when no offer is pending: an unblock that failed after an answer is tried again here.
       await this.gate.set(leg, { renegotiating: false }).catch((err: unknown) => {
         log.warn({ callId: this.callId, leg, err: (err as Error).message }, 'could not unblock media after an abandoned offer');
       });

@@ -47,6 +47,7 @@ export class PinnedEngine {
   async run<T>(command: (node: RtpengineNode) => Promise<T>): Promise<T> {
     const node = this.node;
     if (!node) throw new Error(`no media session yet for call ${this.callId}`);
+    if (this.deleteRequested) throw new Error(`media session for call ${this.callId} was deleted`);
     try {
       return await command(node);
     } catch (error) {

@@ -104,7 +104,7 @@ export class AppConnection extends EventEmitter {
     const type = tokens[1];
     if (!this.authenticated && type !== 'authenticate') {
       this.send(no(msgId, 'not authenticated'));
-      this.socket.end();
+      this.close();
       return;
     }
     switch (type) {
@@ -126,7 +126,7 @@ export class AppConnection extends EventEmitter {
       default:
         log.warn({ app: this.id, type }, 'unknown message type from app, closing');
         this.send(no(msgId, 'Unknown message type'));
-        this.socket.end();
+        this.close();
     }
   }
 
@@ -134,7 +134,7 @@ export class AppConnection extends EventEmitter {
     if ((tokens[2] ?? '') !== this.info.secret) {
       log.warn({ remote: this.remote }, 'app failed to authenticate: incorrect secret');
       this.send(no(msgId, 'incorrect secret'));
-      this.socket.end();
+      this.close();
       return;
     }
     this.authenticated = true;
