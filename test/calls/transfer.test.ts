@@ -75,6 +75,20 @@ describe.skipIf(rtpengineMissing)('blind transfer', () => {
     await desk3.next(isRequest('BYE'));
   });
 
+  /**
+   * Once the app holds the (transferred or restored) call, RTP flows both ways between `x` and `y`;
+   * then `x` hangs up and `y` gets the BYE.
+   */
+  async function talkThenHangUp(x: SipPhone, y: SipPhone): Promise<void> {
+    // The app registers the call once srf resolves createUAS (after the ACK): wait for it.
+    await until(() => stack.app.calls.size, (n) => n === 1, 5000, 'the call registered in the app');
+    const flow = await exchangeAudio(x, y);
+    expect(flow.a).toBeGreaterThan(30);
+    expect(flow.b).toBeGreaterThan(30);
+    expect(statusOf(await x.transact('BYE'))).toBe(200);
+    await y.next(isRequest('BYE'));
+  }
+
   /** a1 and a2 register as alice (digest over UDP); returns what unregisters them. */
   async function registerAlice(): Promise<(() => Promise<void>)[]> {
     const unregister: (() => Promise<void>)[] = [];
@@ -96,12 +110,7 @@ describe.skipIf(rtpengineMissing)('blind transfer', () => {
       await a1.next(isRequest('ACK'));
       a2.respond(480, 'Temporarily Unavailable'); // the last failure is not the best one
       await desk2.next((m) => isRequest('NOTIFY')(m) && bodyOf(m).startsWith('SIP/2.0 486'));
-      await until(() => stack.app.calls.size, (n) => n === 1, 5000, 'the call registered in the app');
-      const back = await exchangeAudio(desk1, desk2);
-      expect(back.a).toBeGreaterThan(30);
-      expect(back.b).toBeGreaterThan(30);
-      expect(statusOf(await desk1.transact('BYE'))).toBe(200);
-      await desk2.next(isRequest('BYE'));
+      await talkThenHangUp(desk1, desk2);
     } finally {
       for (const u of unregister) await u();
     }
@@ -123,12 +132,7 @@ describe.skipIf(rtpengineMissing)('blind transfer', () => {
       expect(a1.all(isRequest('BYE'))).toHaveLength(0);
       await desk2.next((m) => isRequest('NOTIFY')(m) && bodyOf(m).startsWith('SIP/2.0 200'));
       await desk2.next(isRequest('BYE'));
-      await until(() => stack.app.calls.size, (n) => n === 1, 5000, 'the transferred call registered in the app');
-      const flow = await exchangeAudio(desk1, a2);
-      expect(flow.a).toBeGreaterThan(30);
-      expect(flow.b).toBeGreaterThan(30);
-      expect(statusOf(await desk1.transact('BYE'))).toBe(200);
-      await a2.next(isRequest('BYE'));
+      await talkThenHangUp(desk1, a2);
     } finally {
       for (const u of unregister) await u();
     }
@@ -177,14 +181,8 @@ describe.skipIf(rtpengineMissing)('blind transfer', () => {
     desk3.respond(486, 'Busy Here');
     const failed = await desk2.next((m) => isRequest('NOTIFY')(m) && bodyOf(m).startsWith('SIP/2.0 486'));
     expect(header(failed, 'Subscription-State')).toMatch(/^terminated/);
-    // The app registers the call once srf resolves createUAS (after the ACK): wait for it.
-    await until(() => stack.app.calls.size, (n) => n === 1, 5000, 'the call registered in the app');
     // rtpengine had already moved desk1's media toward desk3: it is back with desk2.
-    const back = await exchangeAudio(desk1, desk2);
-    expect(back.a).toBeGreaterThan(30);
-    expect(back.b).toBeGreaterThan(30);
-    expect(statusOf(await desk1.transact('BYE'))).toBe(200);
-    await desk2.next(isRequest('BYE'));
+    await talkThenHangUp(desk1, desk2);
   });
 
   it('completes when the transferor hangs up right after the 202 (the transferee stays)', async () => {
