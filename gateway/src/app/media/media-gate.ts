@@ -42,10 +42,6 @@ export class MediaGate {
     return [...this.engineBlocked];
   }
 
-  has(leg: LegId, reason: BlockReason): boolean {
-    return this.reasons[leg].has(reason);
-  }
-
   /**
    * Sets or clears reasons for `leg` and tells rtpengine when that changes whether the leg is
    * blocked (one command at most). Returns whether a command was sent.
